@@ -1,0 +1,185 @@
+// Package app assembles a cairn server from its options: the data dir, the
+// config file, the root credentials, the store and the S3 handler. The
+// binary and the tests build servers the same way through it.
+package app
+
+import (
+	"crypto/rand"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io/fs"
+	"log/slog"
+	"math/big"
+	"net/http"
+	"os"
+	"path/filepath"
+
+	"github.com/cairn-io/cairn/internal/config"
+	"github.com/cairn-io/cairn/internal/identity"
+	"github.com/cairn-io/cairn/internal/s3api"
+	"github.com/cairn-io/cairn/internal/store"
+)
+
+// Options configure a server.
+type Options struct {
+	DataDir    string
+	ConfigPath string // optional
+	// Region and Domain override the config file when set.
+	Region string
+	Domain string
+	NoSync bool
+	Logger *slog.Logger
+	// RootAccessKey and RootSecretKey, when both set, are the root
+	// credentials; otherwise they are loaded from or generated in the
+	// data dir.
+	RootAccessKey, RootSecretKey string
+}
+
+// App is an assembled server.
+type App struct {
+	Handler http.Handler
+	Store   *store.Local
+	Config  *config.Config
+	Root    RootCredentials
+}
+
+// RootCredentials are the account root's keys and where they came from.
+type RootCredentials struct {
+	AccessKey string `json:"access_key"`
+	SecretKey string `json:"secret_key"`
+	Source    string `json:"-"`
+	Generated bool   `json:"-"`
+}
+
+const rootCredentialsFile = "root-credentials.json"
+
+// Open validates options, opens the store and builds the handler.
+func Open(o Options) (*App, error) {
+	cfg := config.Default()
+	if o.ConfigPath != "" {
+		c, err := config.Load(o.ConfigPath)
+		if err != nil {
+			return nil, err
+		}
+		cfg = c
+	}
+	if o.Region != "" {
+		cfg.Region = o.Region
+	}
+	if o.Domain != "" {
+		cfg.Domain = o.Domain
+	}
+	if err := checkDataDir(o.DataDir); err != nil {
+		return nil, err
+	}
+	root, err := rootCredentials(o)
+	if err != nil {
+		return nil, err
+	}
+	for _, u := range cfg.Users {
+		if u.AccessKey == root.AccessKey {
+			return nil, fmt.Errorf("config %s: user %q uses the root access key", o.ConfigPath, u.Name)
+		}
+	}
+	st, err := store.OpenLocal(o.DataDir, store.Options{NoSync: o.NoSync})
+	if err != nil {
+		return nil, err
+	}
+	log := o.Logger
+	if log == nil {
+		log = slog.Default()
+	}
+	h := s3api.New(s3api.Config{
+		Store:      st,
+		Identities: identity.NewStatic(root.AccessKey, root.SecretKey, cfg.Users),
+		Region:     cfg.Region,
+		Domain:     cfg.Domain,
+		Logger:     log,
+	})
+	return &App{Handler: h, Store: st, Config: cfg, Root: root}, nil
+}
+
+// Close releases the store.
+func (a *App) Close() error { return a.Store.Close() }
+
+// checkDataDir makes sure dir exists (creating it) and is writable, with a
+// message that names the problem.
+func checkDataDir(dir string) error {
+	if dir == "" {
+		return errors.New("data dir: not set (use --data DIR)")
+	}
+	if err := os.MkdirAll(dir, 0o750); err != nil {
+		return fmt.Errorf("data dir %s: cannot create: %w", dir, err)
+	}
+	st, err := os.Stat(dir)
+	if err != nil {
+		return fmt.Errorf("data dir %s: %w", dir, err)
+	}
+	if !st.IsDir() {
+		return fmt.Errorf("data dir %s: not a directory", dir)
+	}
+	probe := filepath.Join(dir, ".cairn-write-probe")
+	f, err := os.OpenFile(probe, os.O_CREATE|os.O_WRONLY|os.O_TRUNC, 0o600)
+	if err != nil {
+		return fmt.Errorf("data dir %s: not writable: %w", dir, err)
+	}
+	f.Close()
+	os.Remove(probe)
+	if _, err := os.ReadDir(dir); err != nil {
+		return fmt.Errorf("data dir %s: not readable: %w", dir, err)
+	}
+	return nil
+}
+
+// rootCredentials takes the root keys from the options (environment), or
+// from the data dir, or generates and persists them (mode 0600).
+func rootCredentials(o Options) (RootCredentials, error) {
+	if o.RootAccessKey != "" || o.RootSecretKey != "" {
+		if o.RootAccessKey == "" || o.RootSecretKey == "" {
+			return RootCredentials{}, errors.New("root credentials: set both CAIRN_ROOT_ACCESS_KEY and CAIRN_ROOT_SECRET_KEY, or neither")
+		}
+		if len(o.RootSecretKey) < 8 {
+			return RootCredentials{}, errors.New("root credentials: CAIRN_ROOT_SECRET_KEY must be at least 8 characters")
+		}
+		return RootCredentials{AccessKey: o.RootAccessKey, SecretKey: o.RootSecretKey, Source: "environment (CAIRN_ROOT_ACCESS_KEY, CAIRN_ROOT_SECRET_KEY)"}, nil
+	}
+	path := filepath.Join(o.DataDir, rootCredentialsFile)
+	data, err := os.ReadFile(path)
+	if err == nil {
+		var rc RootCredentials
+		if err := json.Unmarshal(data, &rc); err != nil || rc.AccessKey == "" || rc.SecretKey == "" {
+			return rc, fmt.Errorf("root credentials %s: malformed; fix or delete it", path)
+		}
+		rc.Source = path
+		return rc, nil
+	}
+	if !errors.Is(err, fs.ErrNotExist) {
+		return RootCredentials{}, fmt.Errorf("root credentials %s: %w", path, err)
+	}
+	rc := RootCredentials{AccessKey: "AKIA" + randomString(16, upperDigits), SecretKey: randomString(40, secretChars), Source: path, Generated: true}
+	data, _ = json.MarshalIndent(rc, "", "  ")
+	tmp := path + ".tmp"
+	if err := os.WriteFile(tmp, append(data, '\n'), 0o600); err != nil {
+		return rc, fmt.Errorf("root credentials %s: %w", path, err)
+	}
+	if err := os.Rename(tmp, path); err != nil {
+		return rc, fmt.Errorf("root credentials %s: %w", path, err)
+	}
+	return rc, nil
+}
+
+const (
+	upperDigits = "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567"
+	secretChars = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/"
+)
+
+func randomString(n int, alphabet string) string {
+	b := make([]byte, n)
+	max := big.NewInt(int64(len(alphabet)))
+	for i := range b {
+		x, _ := rand.Int(rand.Reader, max)
+		b[i] = alphabet[x.Int64()]
+	}
+	return string(b)
+}

@@ -1,0 +1,237 @@
+package store
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"time"
+
+	bolt "go.etcd.io/bbolt"
+)
+
+// Top-level bbolt buckets. Each S3 bucket's objects live in a sub-bucket of
+// objectsRoot named after it, keyed by the object key's bytes, so a listing
+// is one ordered cursor walk.
+var (
+	bucketsRoot = []byte("buckets") // name -> Bucket
+	objectsRoot = []byte("objects") // name -> {key -> ObjectInfo}
+	inlineRoot  = []byte("inline")  // blob id -> bytes of a small blob
+	uploadsRoot = []byte("uploads") // bucket \x00 key \x00 uploadID -> Upload
+	partsRoot   = []byte("parts")   // uploadID + be32(part) -> Part
+)
+
+// Options configure a Local store.
+type Options struct {
+	// NoSync skips fsync of blobs and of the index. Acknowledged writes can
+	// then be lost on power failure (not on a process crash).
+	NoSync bool
+	// InlineMax is the largest object or part kept inside the index;
+	// larger ones go to blob files. 0 means DefaultInlineMax; < 0 disables
+	// inlining.
+	InlineMax int
+}
+
+// DefaultInlineMax is the inline threshold; docs/benchmarks.md has the
+// measurements behind it.
+const DefaultInlineMax = 64 << 10
+
+// Local is the embedded store: a bbolt index plus a directory of blobs.
+type Local struct {
+	dir       string
+	db        *bolt.DB
+	blobs     *blobDir
+	inlineMax int
+	noSync    bool
+}
+
+var _ Backend = (*Local)(nil)
+
+// OpenLocal opens (or creates) a store in dir. It removes blob files that no
+// record references: the leftovers of writes interrupted by a crash.
+func OpenLocal(dir string, opts Options) (*Local, error) {
+	if err := os.MkdirAll(dir, 0o750); err != nil {
+		return nil, fmt.Errorf("data dir %s: %w", dir, err)
+	}
+	db, err := bolt.Open(filepath.Join(dir, "index.db"), 0o600, &bolt.Options{Timeout: 2 * time.Second, NoSync: opts.NoSync, NoFreelistSync: true})
+	if err != nil {
+		if errors.Is(err, bolt.ErrTimeout) {
+			return nil, fmt.Errorf("data dir %s: index is locked by another cairn process", dir)
+		}
+		return nil, fmt.Errorf("data dir %s: open index: %w", dir, err)
+	}
+	err = db.Update(func(tx *bolt.Tx) error {
+		for _, b := range [][]byte{bucketsRoot, objectsRoot, inlineRoot, uploadsRoot, partsRoot} {
+			if _, err := tx.CreateBucketIfNotExists(b); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		db.Close()
+		return nil, fmt.Errorf("data dir %s: init index: %w", dir, err)
+	}
+	blobs, err := openBlobDir(filepath.Join(dir, "blobs"), !opts.NoSync)
+	if err != nil {
+		db.Close()
+		return nil, err
+	}
+	s := &Local{dir: dir, db: db, blobs: blobs, inlineMax: opts.InlineMax, noSync: opts.NoSync}
+	if s.inlineMax == 0 {
+		s.inlineMax = DefaultInlineMax
+	}
+	if err := s.collectGarbage(); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("data dir %s: reclaim unreferenced blobs: %w", dir, err)
+	}
+	return s, nil
+}
+
+// Close closes the index.
+func (s *Local) Close() error { return s.db.Close() }
+
+// collectGarbage deletes blob files that no object or part references.
+// It runs at open, before any write can be in flight.
+func (s *Local) collectGarbage() error {
+	live := make(map[string]struct{})
+	err := s.db.View(func(tx *bolt.Tx) error {
+		objs := tx.Bucket(objectsRoot)
+		err := objs.ForEach(func(name, _ []byte) error {
+			return objs.Bucket(name).ForEach(func(_, v []byte) error {
+				var info ObjectInfo
+				if err := json.Unmarshal(v, &info); err != nil {
+					return err
+				}
+				for _, seg := range info.Segments {
+					if !seg.Inline {
+						live[seg.Blob] = struct{}{}
+					}
+				}
+				return nil
+			})
+		})
+		if err != nil {
+			return err
+		}
+		return tx.Bucket(partsRoot).ForEach(func(_, v []byte) error {
+			var p Part
+			if err := json.Unmarshal(v, &p); err != nil {
+				return err
+			}
+			if !p.Segment.Inline {
+				live[p.Segment.Blob] = struct{}{}
+			}
+			return nil
+		})
+	})
+	if err != nil {
+		return err
+	}
+	return s.blobs.removeUnreferenced(live)
+}
+
+func newID() string {
+	var b [16]byte
+	rand.Read(b[:])
+	return hex.EncodeToString(b[:])
+}
+
+// --- buckets ---
+
+// CreateBucket creates a bucket.
+func (s *Local) CreateBucket(_ context.Context, name, region string) error {
+	return s.db.Update(func(tx *bolt.Tx) error {
+		bs := tx.Bucket(bucketsRoot)
+		if bs.Get([]byte(name)) != nil {
+			return ErrBucketExists
+		}
+		v, _ := json.Marshal(Bucket{Created: time.Now().UTC(), Region: region})
+		if err := bs.Put([]byte(name), v); err != nil {
+			return err
+		}
+		_, err := tx.Bucket(objectsRoot).CreateBucket([]byte(name))
+		return err
+	})
+}
+
+// DeleteBucket deletes an empty bucket and aborts its pending uploads.
+func (s *Local) DeleteBucket(_ context.Context, name string) error {
+	var dead []string
+	err := s.db.Update(func(tx *bolt.Tx) error {
+		dead = dead[:0]
+		if tx.Bucket(bucketsRoot).Get([]byte(name)) == nil {
+			return ErrNoSuchBucket
+		}
+		objs := tx.Bucket(objectsRoot).Bucket([]byte(name))
+		if k, _ := objs.Cursor().First(); k != nil {
+			return ErrBucketNotEmpty
+		}
+		prefix := []byte(name + "\x00")
+		uc := tx.Bucket(uploadsRoot).Cursor()
+		for k, _ := uc.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, _ = uc.Seek(prefix) {
+			id := string(k[len(k)-uploadIDLength:])
+			blobs, err := deleteParts(tx, id)
+			if err != nil {
+				return err
+			}
+			dead = append(dead, blobs...)
+			if err := uc.Delete(); err != nil {
+				return err
+			}
+		}
+		if err := tx.Bucket(objectsRoot).DeleteBucket([]byte(name)); err != nil {
+			return err
+		}
+		return tx.Bucket(bucketsRoot).Delete([]byte(name))
+	})
+	if err == nil {
+		s.blobs.remove(dead)
+	}
+	return err
+}
+
+// GetBucket returns a bucket's description.
+func (s *Local) GetBucket(_ context.Context, name string) (Bucket, error) {
+	var b Bucket
+	err := s.db.View(func(tx *bolt.Tx) error {
+		v := tx.Bucket(bucketsRoot).Get([]byte(name))
+		if v == nil {
+			return ErrNoSuchBucket
+		}
+		return json.Unmarshal(v, &b)
+	})
+	b.Name = name
+	return b, err
+}
+
+// ListBuckets lists all buckets by name.
+func (s *Local) ListBuckets(_ context.Context) ([]Bucket, error) {
+	var out []Bucket
+	err := s.db.View(func(tx *bolt.Tx) error {
+		return tx.Bucket(bucketsRoot).ForEach(func(k, v []byte) error {
+			var b Bucket
+			if err := json.Unmarshal(v, &b); err != nil {
+				return err
+			}
+			b.Name = string(k)
+			out = append(out, b)
+			return nil
+		})
+	})
+	return out, err
+}
+
+// objects returns the object index of bucket in tx.
+func objects(tx *bolt.Tx, bucket string) (*bolt.Bucket, error) {
+	b := tx.Bucket(objectsRoot).Bucket([]byte(bucket))
+	if b == nil {
+		return nil, ErrNoSuchBucket
+	}
+	return b, nil
+}
