@@ -125,7 +125,7 @@ func parseMaxKeys(q url.Values, name string) (int, error) {
 	}
 	n, err := strconv.Atoi(v[0])
 	if err != nil || n < 0 {
-		return 0, s3err.InvalidArgument.Msg("Provided " + name + " not an integer or within integer range").
+		return 0, s3err.InvalidArgument.Msg("Provided "+name+" not an integer or within integer range").
 			With("ArgumentName", name).With("ArgumentValue", v[0])
 	}
 	return min(n, store.DefaultMaxKeys), nil
@@ -263,12 +263,16 @@ func (s *Server) deleteObjects(w http.ResponseWriter, req *request) error {
 	if err != nil {
 		return err
 	}
-	req.Body = readCloser{check.wrap(body), req.Body}
-	var del deleteRequest
-	if err := readXML(req.Request, &del); err != nil {
+	// The digest covers the whole body: check it before parsing.
+	raw, err := readBody(check.wrap(body), maxXMLBody)
+	if err != nil {
 		return err
 	}
 	if _, err := check.verify(); err != nil {
+		return err
+	}
+	var del deleteRequest
+	if err := parseXML(raw, &del); err != nil {
 		return err
 	}
 	if len(del.Objects) == 0 || len(del.Objects) > maxDeleteObjects {

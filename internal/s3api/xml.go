@@ -34,13 +34,27 @@ func writeXML(w http.ResponseWriter, status int, v any) error {
 // readXML decodes a bounded XML request body into v. An empty body is
 // MissingRequestBodyError, anything unparsable MalformedXML.
 func readXML(r *http.Request, v any) error {
-	body, err := io.ReadAll(io.LimitReader(r.Body, maxXMLBody+1))
+	body, err := readBody(r.Body, maxXMLBody)
 	if err != nil {
 		return err
 	}
-	if len(body) > maxXMLBody {
-		return s3err.New("MaxMessageLengthExceeded", "Your request was too big.")
+	return parseXML(body, v)
+}
+
+// readBody reads a whole body of at most limit bytes.
+func readBody(r io.Reader, limit int64) ([]byte, error) {
+	body, err := io.ReadAll(io.LimitReader(r, limit+1))
+	if err != nil {
+		return nil, err
 	}
+	if int64(len(body)) > limit {
+		return nil, s3err.New("MaxMessageLengthExceeded", "Your request was too big.")
+	}
+	return body, nil
+}
+
+// parseXML decodes an XML request document.
+func parseXML(body []byte, v any) error {
 	if len(body) == 0 {
 		return s3err.MissingRequestBody
 	}

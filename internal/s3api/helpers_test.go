@@ -1,0 +1,124 @@
+package s3api_test
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/xml"
+	"errors"
+	"io"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
+	v4 "github.com/aws/aws-sdk-go-v2/aws/signer/v4"
+	"github.com/aws/smithy-go"
+
+	"github.com/cairn-io/cairn/internal/testserver"
+)
+
+var ctx = context.Background()
+
+// wantErr asserts an SDK error's S3 code and HTTP status.
+func wantErr(t *testing.T, err error, code string, status int) {
+	t.Helper()
+	if err == nil {
+		t.Fatalf("want %s (%d), got success", code, status)
+	}
+	var ae smithy.APIError
+	if !errors.As(err, &ae) {
+		t.Fatalf("want %s, got non-API error %v", code, err)
+	}
+	if ae.ErrorCode() != code {
+		t.Fatalf("want code %s, got %s (%v)", code, ae.ErrorCode(), err)
+	}
+	var re *awshttp.ResponseError
+	if errors.As(err, &re) && re.HTTPStatusCode() != status {
+		t.Fatalf("want status %d, got %d (%v)", status, re.HTTPStatusCode(), err)
+	}
+}
+
+func must(t *testing.T, err error) {
+	t.Helper()
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+// rawResponse is a response read whole.
+type rawResponse struct {
+	Status int
+	Header http.Header
+	Body   []byte
+}
+
+// errorCode is the <Code> of an S3 error body.
+func (r rawResponse) errorCode() string {
+	var e struct{ Code string }
+	xml.Unmarshal(r.Body, &e)
+	return e.Code
+}
+
+// do sends a request signed with root credentials by the SDK signer;
+// sign=false sends it anonymous. mut runs after signing (to tamper).
+func do(t *testing.T, s *testserver.Server, method, path string, body []byte, hdr map[string]string, sign bool, mut func(*http.Request)) rawResponse {
+	t.Helper()
+	r, err := http.NewRequest(method, s.URL+path, bytes.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for k, v := range hdr {
+		r.Header.Set(k, v)
+	}
+	if sign {
+		sum := sha256.Sum256(body)
+		ph := hex.EncodeToString(sum[:])
+		if v, ok := hdr["X-Amz-Content-Sha256"]; ok {
+			ph = v
+		}
+		r.Header.Set("X-Amz-Content-Sha256", ph)
+		signer := v4.NewSigner(func(o *v4.SignerOptions) { o.DisableURIPathEscaping = true })
+		creds := aws.Credentials{AccessKeyID: testserver.RootAccessKey, SecretAccessKey: testserver.RootSecretKey}
+		if err := signer.SignHTTP(ctx, creds, r, ph, "s3", "us-east-1", time.Now()); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if mut != nil {
+		mut(r)
+	}
+	resp, err := s.HTTPClient().Do(r)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return rawResponse{resp.StatusCode, resp.Header, b}
+}
+
+// wantRaw asserts the status and error code of a raw response.
+func wantRaw(t *testing.T, r rawResponse, status int, code string) {
+	t.Helper()
+	if r.Status != status || r.errorCode() != code {
+		t.Fatalf("want %d %s, got %d %s: %s", status, code, r.Status, r.errorCode(), r.Body)
+	}
+	if code != "" && r.Header.Get("X-Amz-Request-Id") == "" {
+		t.Fatalf("error response without x-amz-request-id")
+	}
+	if code != "" && !strings.Contains(string(r.Body), "<RequestId>") {
+		t.Fatalf("error body without RequestId: %s", r.Body)
+	}
+}
+
+func readAll(t *testing.T, rc io.ReadCloser) string {
+	t.Helper()
+	defer rc.Close()
+	b, err := io.ReadAll(rc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
+}
