@@ -63,6 +63,9 @@ func (r rawResponse) errorCode() string {
 	return e.Code
 }
 
+// signAt, when set, is the signing time of do's requests.
+var signAt time.Time
+
 // do sends a request signed with root credentials by the SDK signer;
 // sign=false sends it anonymous. mut runs after signing (to tamper).
 func do(t *testing.T, s *testserver.Server, method, path string, body []byte, hdr map[string]string, sign bool, mut func(*http.Request)) rawResponse {
@@ -83,7 +86,11 @@ func do(t *testing.T, s *testserver.Server, method, path string, body []byte, hd
 		r.Header.Set("X-Amz-Content-Sha256", ph)
 		signer := v4.NewSigner(func(o *v4.SignerOptions) { o.DisableURIPathEscaping = true })
 		creds := aws.Credentials{AccessKeyID: testserver.RootAccessKey, SecretAccessKey: testserver.RootSecretKey}
-		if err := signer.SignHTTP(ctx, creds, r, ph, "s3", "us-east-1", time.Now()); err != nil {
+		at := signAt
+		if at.IsZero() {
+			at = time.Now()
+		}
+		if err := signer.SignHTTP(ctx, creds, r, ph, "s3", "us-east-1", at); err != nil {
 			t.Fatal(err)
 		}
 	}
