@@ -46,6 +46,7 @@ type Local struct {
 	dir       string
 	db        *bolt.DB
 	blobs     *blobDir
+	commit    *groupCommitter
 	inlineMax int
 	noSync    bool
 }
@@ -82,19 +83,22 @@ func OpenLocal(dir string, opts Options) (*Local, error) {
 		db.Close()
 		return nil, err
 	}
-	s := &Local{dir: dir, db: db, blobs: blobs, inlineMax: opts.InlineMax, noSync: opts.NoSync}
+	s := &Local{dir: dir, db: db, blobs: blobs, inlineMax: opts.InlineMax, noSync: opts.NoSync, commit: newGroupCommitter(db)}
 	if s.inlineMax == 0 {
 		s.inlineMax = DefaultInlineMax
 	}
 	if err := s.collectGarbage(); err != nil {
-		db.Close()
+		s.Close()
 		return nil, fmt.Errorf("data dir %s: reclaim unreferenced blobs: %w", dir, err)
 	}
 	return s, nil
 }
 
 // Close closes the index.
-func (s *Local) Close() error { return s.db.Close() }
+func (s *Local) Close() error {
+	s.commit.close()
+	return s.db.Close()
+}
 
 // collectGarbage deletes blob files that no object or part references.
 // It runs at open, before any write can be in flight.

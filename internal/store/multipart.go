@@ -103,7 +103,7 @@ func (s *Local) commitPart(bucket, key, id string, p *Part, inline []byte) error
 		return err
 	}
 	var dead []string
-	err = s.db.Batch(func(tx *bolt.Tx) error {
+	err = s.commit.update(func(tx *bolt.Tx) error {
 		dead = dead[:0]
 		if _, err := getUpload(tx, bucket, key, id); err != nil {
 			return err

@@ -54,7 +54,7 @@ func (s *Local) commitObject(bucket, key string, info *ObjectInfo, inline []byte
 		return err
 	}
 	var dead []string
-	err = s.db.Batch(func(tx *bolt.Tx) error {
+	err = s.commit.update(func(tx *bolt.Tx) error {
 		dead = dead[:0]
 		objs, err := objects(tx, bucket)
 		if err != nil {
@@ -222,7 +222,7 @@ func (o *localObject) Close() error {
 // a missing bucket is.
 func (s *Local) DeleteObject(_ context.Context, bucket, key string) error {
 	var dead []string
-	err := s.db.Batch(func(tx *bolt.Tx) error {
+	err := s.commit.update(func(tx *bolt.Tx) error {
 		dead = dead[:0]
 		objs, err := objects(tx, bucket)
 		if err != nil {
