@@ -1,0 +1,306 @@
+#!/usr/bin/env python3
+"""End-to-end checks of a built cairn binary with the real clients:
+boto3 (as installed, 1.43) and the aws cli (1.45).
+
+Usage: python3 test/e2e/e2e.py PATH/TO/cairn
+
+It starts the binary on a free loopback port with a temporary data dir,
+runs every check, stops the server and prints "N passed, M failed".
+Each aws cli run gets its own HOME, as the cli caches state there.
+"""
+import hashlib
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+import traceback
+import urllib.request
+
+import boto3
+from botocore.config import Config
+from botocore.exceptions import ClientError
+
+AK = "AKIAE2ETESTROOT00000"
+SK = "e2e-root-secret-key-000000000000000000"
+BUCKET = "e2e-bucket"
+
+passed, failed = 0, 0
+
+
+def check(name):
+    def wrap(fn):
+        def run(*a):
+            global passed, failed
+            try:
+                fn(*a)
+                passed += 1
+                print(f"ok   {name}")
+            except Exception:
+                failed += 1
+                print(f"FAIL {name}")
+                traceback.print_exc()
+        run.__name__ = fn.__name__
+        return run
+    return wrap
+
+
+def eq(got, want, what=""):
+    if got != want:
+        raise AssertionError(f"{what}: got {got!r}, want {want!r}")
+
+
+def client_error(fn, code, status):
+    try:
+        fn()
+    except ClientError as e:
+        eq(e.response["Error"]["Code"], code, "error code")
+        eq(e.response["ResponseMetadata"]["HTTPStatusCode"], status, "status")
+        return
+    raise AssertionError(f"expected {code}, got success")
+
+
+class Server:
+    def __init__(self, binary):
+        self.tmp = tempfile.mkdtemp(prefix="cairn-e2e-")
+        env = dict(os.environ, CAIRN_ROOT_ACCESS_KEY=AK, CAIRN_ROOT_SECRET_KEY=SK)
+        self.proc = subprocess.Popen(
+            [binary, "server", "--listen", "127.0.0.1:0", "--data", os.path.join(self.tmp, "data")],
+            stderr=subprocess.PIPE, text=True, env=env)
+        deadline = time.time() + 20
+        self.endpoint = None
+        while time.time() < deadline:
+            line = self.proc.stderr.readline()
+            m = re.search(r"S3 endpoint (http://[0-9.:]+)", line)
+            if m:
+                self.endpoint = m.group(1)
+                break
+        if not self.endpoint:
+            self.stop()
+            raise SystemExit("cairn did not start")
+
+    def stop(self):
+        self.proc.terminate()
+        try:
+            self.proc.wait(10)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+        shutil.rmtree(self.tmp, ignore_errors=True)
+
+
+def aws(srv, *args, check_rc=True):
+    """Run the aws cli with its own HOME and the root credentials."""
+    home = tempfile.mkdtemp(prefix="awshome-", dir=srv.tmp)
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
+    env.update(HOME=home, AWS_ACCESS_KEY_ID=AK, AWS_SECRET_ACCESS_KEY=SK, AWS_DEFAULT_REGION="us-east-1")
+    p = subprocess.run(["aws", "--endpoint-url", srv.endpoint, "--only-show-errors" if args[0] == "s3" and args[1] in ("cp", "sync", "mv", "rm") and "--dryrun" not in args else "--output=json"] + list(args),
+                       capture_output=True, text=True, env=env, timeout=300)
+    if check_rc and p.returncode != 0:
+        raise AssertionError(f"aws {' '.join(args)} exited {p.returncode}: {p.stderr}")
+    return p
+
+
+def sha(path):
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+AWKWARD = ["plain.txt", "with space.txt", "plus+sign.txt", "percent%20.txt", "unicode-é漢字.txt",
+           "dir/nested/deep.txt", "dir/a", "dir/a b/c", "tilde~.txt", "semi;colon.txt", "equals=.txt",
+           "amp&ersand.txt", "quote'.txt", "paren(1).txt", "brackets[1].txt", "dollar$.txt", "at@.txt"]
+
+
+def main():
+    binary = sys.argv[1]
+    srv = Server(binary)
+    try:
+        run_all(srv)
+    finally:
+        srv.stop()
+    print(f"{passed} passed, {failed} failed")
+    sys.exit(1 if failed else 0)
+
+
+def run_all(srv):
+    os.environ.pop("AWS_CA_BUNDLE", None)  # plain http
+    s3 = boto3.client("s3", endpoint_url=srv.endpoint, aws_access_key_id=AK, aws_secret_access_key=SK,
+                      region_name="us-east-1", config=Config(retries={"max_attempts": 1}))
+    work = tempfile.mkdtemp(dir=srv.tmp)
+
+    @check("aws s3 mb and ls")
+    def mb():
+        aws(srv, "s3", "mb", f"s3://{BUCKET}")
+        out = aws(srv, "s3", "ls").stdout
+        assert BUCKET in out, out
+    mb()
+
+    @check("aws s3 cp 1 KiB up and down")
+    def cp_small():
+        src = os.path.join(work, "small.bin")
+        with open(src, "wb") as f:
+            f.write(os.urandom(1024))
+        aws(srv, "s3", "cp", src, f"s3://{BUCKET}/small.bin")
+        dst = os.path.join(work, "small.out")
+        aws(srv, "s3", "cp", f"s3://{BUCKET}/small.bin", dst)
+        eq(sha(dst), sha(src), "1 KiB round trip")
+    cp_small()
+
+    @check("aws s3 cp 50 MiB (multipart) up and down")
+    def cp_big():
+        src = os.path.join(work, "big.bin")
+        with open(src, "wb") as f:
+            for _ in range(50):
+                f.write(os.urandom(1 << 20))
+        aws(srv, "s3", "cp", src, f"s3://{BUCKET}/big.bin")
+        head = s3.head_object(Bucket=BUCKET, Key="big.bin")
+        eq(head["ContentLength"], 50 << 20, "size")
+        assert re.fullmatch(r'"[0-9a-f]{32}-\d+"', head["ETag"]), f"not a multipart ETag: {head['ETag']}"
+        dst = os.path.join(work, "big.out")
+        aws(srv, "s3", "cp", f"s3://{BUCKET}/big.bin", dst)
+        eq(sha(dst), sha(src), "50 MiB round trip")
+    cp_big()
+
+    @check("aws s3 sync of awkward key names, ls --recursive")
+    def sync():
+        tree = os.path.join(work, "tree")
+        for name in AWKWARD:
+            p = os.path.join(tree, name)
+            os.makedirs(os.path.dirname(p), exist_ok=True)
+            with open(p, "w") as f:
+                f.write("content of " + name)
+        aws(srv, "s3", "sync", tree, f"s3://{BUCKET}/tree/")
+        out = aws(srv, "s3", "ls", "--recursive", f"s3://{BUCKET}/tree/").stdout
+        listed = sorted(line.split(None, 3)[3] for line in out.splitlines() if line.strip())
+        eq(listed, sorted("tree/" + n for n in AWKWARD), "listed keys")
+        for name in AWKWARD:
+            body = s3.get_object(Bucket=BUCKET, Key="tree/" + name)["Body"].read()
+            eq(body, ("content of " + name).encode(), name)
+        back = os.path.join(work, "back")
+        aws(srv, "s3", "sync", f"s3://{BUCKET}/tree/", back)
+        for name in AWKWARD:
+            with open(os.path.join(back, name)) as f:
+                eq(f.read(), "content of " + name, "synced back " + name)
+        # A second sync would upload nothing (sizes and times match), and
+        # a changed file would be uploaded.
+        out = aws(srv, "s3", "sync", "--dryrun", tree, f"s3://{BUCKET}/tree/").stdout
+        eq(out.strip(), "", "second sync output")
+        with open(os.path.join(tree, "plain.txt"), "a") as f:
+            f.write(" changed")
+        out = aws(srv, "s3", "sync", "--dryrun", tree, f"s3://{BUCKET}/tree/").stdout
+        assert "(dryrun) upload:" in out and "plain.txt" in out, out
+        with open(os.path.join(tree, "plain.txt"), "w") as f:
+            f.write("content of plain.txt")
+    sync()
+
+    @check("aws s3api conditional GET (If-None-Match -> 304, If-Match -> 412)")
+    def conditional():
+        etag = s3.head_object(Bucket=BUCKET, Key="small.bin")["ETag"]
+        p = aws(srv, "s3api", "get-object", "--bucket", BUCKET, "--key", "small.bin", "--if-none-match", etag,
+                os.path.join(work, "cond.out"), check_rc=False)
+        assert p.returncode != 0 and "304" in p.stderr, p.stderr
+        p = aws(srv, "s3api", "get-object", "--bucket", BUCKET, "--key", "small.bin", "--if-match", '"00000000000000000000000000000000"',
+                os.path.join(work, "cond.out"), check_rc=False)
+        assert p.returncode != 0 and "PreconditionFailed" in p.stderr, p.stderr
+        p = aws(srv, "s3api", "get-object", "--bucket", BUCKET, "--key", "small.bin", "--if-match", etag, os.path.join(work, "cond.out"))
+        eq(sha(os.path.join(work, "cond.out")), sha(os.path.join(work, "small.bin")), "If-Match body")
+    conditional()
+
+    @check("aws s3api range GET")
+    def range_get():
+        out = os.path.join(work, "range.out")
+        p = aws(srv, "s3api", "get-object", "--bucket", BUCKET, "--key", "small.bin", "--range", "bytes=100-199", out)
+        assert '"ContentRange": "bytes 100-199/1024"' in p.stdout, p.stdout
+        with open(os.path.join(work, "small.bin"), "rb") as f:
+            want = f.read()[100:200]
+        with open(out, "rb") as f:
+            eq(f.read(), want, "range bytes")
+    range_get()
+
+    @check("aws s3api copy-object and tagging")
+    def copy_and_tags():
+        aws(srv, "s3api", "copy-object", "--bucket", BUCKET, "--key", "copy.bin", "--copy-source", f"{BUCKET}/small.bin",
+            "--tagging-directive", "REPLACE", "--tagging", "team=storage&env=test")
+        eq(s3.get_object(Bucket=BUCKET, Key="copy.bin")["Body"].read(), s3.get_object(Bucket=BUCKET, Key="small.bin")["Body"].read(), "copy bytes")
+        aws(srv, "s3api", "put-object-tagging", "--bucket", BUCKET, "--key", "copy.bin", "--tagging", "TagSet=[{Key=stage,Value=two}]")
+        p = aws(srv, "s3api", "get-object-tagging", "--bucket", BUCKET, "--key", "copy.bin")
+        assert '"Key": "stage"' in p.stdout and '"Value": "two"' in p.stdout, p.stdout
+        aws(srv, "s3api", "delete-object-tagging", "--bucket", BUCKET, "--key", "copy.bin")
+        eq(s3.get_object_tagging(Bucket=BUCKET, Key="copy.bin")["TagSet"], [], "tags after delete")
+    copy_and_tags()
+
+    @check("aws s3api delete-objects")
+    def delete_objects():
+        for k in ("d/1", "d/2", "d/3"):
+            s3.put_object(Bucket=BUCKET, Key=k, Body=b"x")
+        p = aws(srv, "s3api", "delete-objects", "--bucket", BUCKET, "--delete", "Objects=[{Key=d/1},{Key=d/2},{Key=d/3}],Quiet=false")
+        for k in ("d/1", "d/2", "d/3"):
+            assert f'"Key": "{k}"' in p.stdout, p.stdout
+        eq(s3.list_objects_v2(Bucket=BUCKET, Prefix="d/")["KeyCount"], 0, "left after delete-objects")
+    delete_objects()
+
+    @check("boto3 put/get with metadata, list v1/v2 with delimiter, errors")
+    def boto3_basics():
+        s3.put_object(Bucket=BUCKET, Key="meta/obj", Body=b"hello", ContentType="text/plain", Metadata={"a": "1"})
+        r = s3.get_object(Bucket=BUCKET, Key="meta/obj")
+        eq(r["Body"].read(), b"hello", "body")
+        eq(r["ContentType"], "text/plain", "content type")
+        eq(r["Metadata"], {"a": "1"}, "metadata")
+        lst = s3.list_objects_v2(Bucket=BUCKET, Delimiter="/", Prefix="tree/")
+        eq(sorted(p["Prefix"] for p in lst["CommonPrefixes"]), ["tree/dir/"], "common prefixes")
+        v1 = s3.list_objects(Bucket=BUCKET, Prefix="tree/dir/", Delimiter="/")
+        eq(sorted(p["Prefix"] for p in v1["CommonPrefixes"]), ["tree/dir/a b/", "tree/dir/nested/"], "v1 prefixes")
+        client_error(lambda: s3.get_object(Bucket=BUCKET, Key="nope"), "NoSuchKey", 404)
+        client_error(lambda: s3.head_object(Bucket=BUCKET, Key="nope"), "404", 404)
+        client_error(lambda: s3.create_bucket(Bucket="Invalid_Name"), "InvalidBucketName", 400)
+        client_error(lambda: s3.delete_bucket(Bucket=BUCKET), "BucketNotEmpty", 409)
+        bad = boto3.client("s3", endpoint_url=srv.endpoint, aws_access_key_id=AK, aws_secret_access_key="wrong",
+                           region_name="us-east-1", config=Config(retries={"max_attempts": 1}))
+        client_error(lambda: bad.list_buckets(), "SignatureDoesNotMatch", 403)
+    boto3_basics()
+
+    @check("boto3 multipart with parts listed and aborted")
+    def boto3_multipart():
+        up = s3.create_multipart_upload(Bucket=BUCKET, Key="mp/obj")
+        part = os.urandom(5 << 20)
+        r1 = s3.upload_part(Bucket=BUCKET, Key="mp/obj", UploadId=up["UploadId"], PartNumber=1, Body=part)
+        r2 = s3.upload_part(Bucket=BUCKET, Key="mp/obj", UploadId=up["UploadId"], PartNumber=2, Body=b"tail")
+        eq(len(s3.list_parts(Bucket=BUCKET, Key="mp/obj", UploadId=up["UploadId"])["Parts"]), 2, "parts")
+        parts = [{"PartNumber": 1, "ETag": r1["ETag"]}, {"PartNumber": 2, "ETag": r2["ETag"]}]
+        for p, r in zip(parts, (r1, r2)):
+            if "ChecksumCRC32" in r:
+                p["ChecksumCRC32"] = r["ChecksumCRC32"]
+        s3.complete_multipart_upload(Bucket=BUCKET, Key="mp/obj", UploadId=up["UploadId"], MultipartUpload={"Parts": parts})
+        eq(s3.get_object(Bucket=BUCKET, Key="mp/obj")["Body"].read(), part + b"tail", "assembled")
+        up2 = s3.create_multipart_upload(Bucket=BUCKET, Key="mp/aborted")
+        s3.upload_part(Bucket=BUCKET, Key="mp/aborted", UploadId=up2["UploadId"], PartNumber=1, Body=b"x")
+        eq([u["UploadId"] for u in s3.list_multipart_uploads(Bucket=BUCKET).get("Uploads", [])], [up2["UploadId"]], "uploads")
+        s3.abort_multipart_upload(Bucket=BUCKET, Key="mp/aborted", UploadId=up2["UploadId"])
+        client_error(lambda: s3.list_parts(Bucket=BUCKET, Key="mp/aborted", UploadId=up2["UploadId"]), "NoSuchUpload", 404)
+    boto3_multipart()
+
+    @check("anonymous GET is refused")
+    def anonymous():
+        try:
+            urllib.request.urlopen(f"{srv.endpoint}/{BUCKET}/small.bin")
+            raise AssertionError("anonymous GET succeeded")
+        except urllib.error.HTTPError as e:
+            eq(e.code, 403, "status")
+            assert b"<Code>AccessDenied</Code>" in e.read()
+    anonymous()
+
+    @check("aws s3 rm --recursive empties the bucket, rb removes it")
+    def rm():
+        aws(srv, "s3", "rm", "--recursive", f"s3://{BUCKET}/")
+        eq(s3.list_objects_v2(Bucket=BUCKET)["KeyCount"], 0, "objects left")
+        aws(srv, "s3", "rb", f"s3://{BUCKET}")
+        client_error(lambda: s3.head_bucket(Bucket=BUCKET), "404", 404)
+    rm()
+
+
+if __name__ == "__main__":
+    main()
