@@ -4,6 +4,7 @@ import (
 	"net/http"
 	"net/url"
 	"sort"
+	"strconv"
 	"strings"
 )
 
@@ -128,6 +129,14 @@ func appendCanonicalHeaders(b []byte, r *http.Request, signed []string) []byte {
 			b = appendTrimmed(b, r.Host)
 		case "transfer-encoding":
 			b = appendTrimmed(b, strings.Join(r.TransferEncoding, ","))
+		case "content-length":
+			// net/http servers keep it in Header; requests built in
+			// process carry only ContentLength.
+			if v, ok := r.Header["Content-Length"]; ok {
+				b = appendTrimmed(b, v[0])
+			} else if r.ContentLength >= 0 {
+				b = strconv.AppendInt(b, r.ContentLength, 10)
+			}
 		default:
 			for i, v := range r.Header[http.CanonicalHeaderKey(name)] {
 				if i > 0 {
