@@ -17,6 +17,7 @@ import (
 
 	"github.com/cairn-io/cairn/internal/app"
 	"github.com/cairn-io/cairn/internal/config"
+	"github.com/cairn-io/cairn/internal/sts"
 )
 
 // version is set at build time with -ldflags "-X main.version=...".
@@ -27,6 +28,9 @@ const usage = `cairn: an S3-compatible object store with an AWS-style identity l
 Usage:
   cairn server [flags]        run the server (see 'cairn server -h')
   cairn config check FILE     validate a config file offline
+  cairn sts rotate-key --data DIR      add a new active session-token key
+  cairn sts retire-key --data DIR ID   remove a key (its tokens stop working)
+  cairn sts list-keys --data DIR       show the key ring
   cairn version               print the version
 `
 
@@ -43,6 +47,8 @@ func main() {
 		fmt.Println("cairn", version)
 	case "config":
 		err = runConfig(os.Args[2:])
+	case "sts":
+		err = runSTS(os.Args[2:])
 	case "help", "-h", "--help":
 		fmt.Print(usage)
 	default:
@@ -63,6 +69,44 @@ func runConfig(args []string) error {
 		return err
 	}
 	fmt.Printf("config %s: OK\n", args[1])
+	return nil
+}
+
+func runSTS(args []string) error {
+	if len(args) == 0 {
+		return errors.New("usage: cairn sts rotate-key|retire-key|list-keys --data DIR [ID]")
+	}
+	fs := flag.NewFlagSet("sts "+args[0], flag.ContinueOnError)
+	data := fs.String("data", "./cairn-data", "data directory")
+	if err := fs.Parse(args[1:]); err != nil {
+		return err
+	}
+	switch args[0] {
+	case "rotate-key":
+		id, err := sts.RotateKey(*data)
+		if err != nil {
+			return err
+		}
+		fmt.Printf("new active key %s; restart cairn (or reload) to use it. Older keys validate their tokens until retired.\n", id)
+	case "retire-key":
+		if fs.NArg() != 1 {
+			return errors.New("usage: cairn sts retire-key --data DIR ID")
+		}
+		if err := sts.RetireKey(*data, fs.Arg(0)); err != nil {
+			return err
+		}
+		fmt.Printf("retired key %s: its session tokens stop validating after a restart\n", fs.Arg(0))
+	case "list-keys":
+		keys, err := sts.ListKeys(*data)
+		if err != nil {
+			return err
+		}
+		for _, k := range keys {
+			fmt.Println(k)
+		}
+	default:
+		return fmt.Errorf("unknown sts command %q", args[0])
+	}
 	return nil
 }
 
@@ -128,6 +172,7 @@ func runServer(args []string) error {
 	} else {
 		fmt.Fprintf(os.Stderr, "cairn: root credentials from %s (access key %s)\n", a.Root.Source, a.Root.AccessKey)
 	}
+	fmt.Fprintf(os.Stderr, "cairn: STS at the same endpoint; session tokens sealed with key %s from %s\n", a.Ring.ActiveID(), a.Ring.Source)
 
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()

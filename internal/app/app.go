@@ -14,11 +14,13 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"time"
 
 	"github.com/cairn-io/cairn/internal/config"
 	"github.com/cairn-io/cairn/internal/identity"
 	"github.com/cairn-io/cairn/internal/s3api"
 	"github.com/cairn-io/cairn/internal/store"
+	"github.com/cairn-io/cairn/internal/sts"
 )
 
 // Options configure a server.
@@ -34,6 +36,8 @@ type Options struct {
 	// credentials; otherwise they are loaded from or generated in the
 	// data dir.
 	RootAccessKey, RootSecretKey string
+	// Now is the clock (tests); nil is time.Now.
+	Now func() time.Time
 }
 
 // App is an assembled server.
@@ -42,6 +46,10 @@ type App struct {
 	Store   *store.Local
 	Config  *config.Config
 	Root    RootCredentials
+	Ring    *sts.Ring
+	STS     *sts.Service
+	// Resolver resolves access keys and session tokens.
+	Resolver *sts.Resolver
 }
 
 // RootCredentials are the account root's keys and where they came from.
@@ -90,14 +98,33 @@ func Open(o Options) (*App, error) {
 	if log == nil {
 		log = slog.Default()
 	}
+	dir, err := identity.NewDirectory(cfg, root.AccessKey, root.SecretKey)
+	if err != nil {
+		st.Close()
+		return nil, err
+	}
+	ring, err := sts.LoadRing(cfg, o.DataDir)
+	if err != nil {
+		st.Close()
+		return nil, err
+	}
+	svc, err := sts.New(dir, ring, log, o.Now)
+	if err != nil {
+		st.Close()
+		return nil, err
+	}
+	resolver := sts.NewResolver(dir, ring, o.Now)
 	h := s3api.New(s3api.Config{
-		Store:      st,
-		Identities: identity.NewStatic(root.AccessKey, root.SecretKey, cfg.Users),
-		Region:     cfg.Region,
-		Domain:     cfg.Domain,
-		Logger:     log,
+		Store:       st,
+		Credentials: resolver,
+		STS:         svc,
+		Region:      cfg.Region,
+		Account:     cfg.AccountID,
+		Domain:      cfg.Domain,
+		Logger:      log,
+		Now:         o.Now,
 	})
-	return &App{Handler: h, Store: st, Config: cfg, Root: root}, nil
+	return &App{Handler: h, Store: st, Config: cfg, Root: root, Ring: ring, STS: svc, Resolver: resolver}, nil
 }
 
 // Close releases the store.

@@ -1,58 +1,275 @@
-// Package identity owns who a request acts as: the root credentials, static
-// users from the config, and the lookup from an access key to its secret
-// and principal that signature verification needs.
+// Package identity owns who a request acts as: the account root, the
+// config's users, roles and managed policies (compiled once), the
+// principals that requests carry, and the decision of what a principal's
+// own policies allow.
 package identity
 
 import (
+	"crypto/sha256"
+	"encoding/base32"
+	"strings"
+	"time"
+
 	"github.com/cairn-io/cairn/internal/config"
-	"github.com/cairn-io/cairn/internal/s3err"
+	"github.com/cairn-io/cairn/internal/policy"
 )
 
-// AccountID is the account every identity belongs to until accounts are
-// configurable.
-const AccountID = "000000000000"
+// Principal types, as aws:PrincipalType.
+const (
+	TypeAccount     = "Account"
+	TypeUser        = "User"
+	TypeAssumedRole = "AssumedRole"
+)
 
 // Principal is an authenticated identity.
 type Principal struct {
-	// Name is the user name ("root" for the root credentials).
+	Type    string
+	Account string
+	// Name is the user name, or the role name of a session.
 	Name string
-	// ARN is the principal's ARN.
-	ARN       string
+	// ARN: arn:aws:iam::<acct>:root, ...:user/<name>, or
+	// arn:aws:sts::<acct>:assumed-role/<role>/<session>.
+	ARN string
+	// UserID is aws:userid: AIDA..., the account id, or AROA...:<session>.
+	UserID    string
 	AccessKey string
 	secret    string
+
+	// Role sessions.
+	RoleARN     string
+	SessionName string
+	IssuedAt    time.Time
+	Expires     time.Time
+	// Provider is the issuer URL of a web-identity session.
+	Provider string
+	// Chained is set for sessions made by AssumeRole from a session.
+	Chained bool
+	// SessionUser is the user behind a GetSessionToken session.
+	SessionUser string
+
+	// Policies are the identity policies: the user's, or the role's.
+	Policies []*policy.Policy
+	// SessionPolicies, when HasSessionPolicy, bound a session's
+	// permissions (intersection with Policies).
+	SessionPolicies  []*policy.Policy
+	HasSessionPolicy bool
+	// Keys are the principal's own condition keys (web-identity claims,
+	// aws:PrincipalTag/*, aws:TokenIssueTime...).
+	Keys policy.Context
 }
+
+// SecretKey is the secret the principal's requests are signed with.
+func (p *Principal) SecretKey() string { return p.secret }
+
+// WithSecret sets the signing secret (used by session resolution).
+func (p *Principal) WithSecret(s string) { p.secret = s }
 
 // Root reports whether p is the account root.
-func (p *Principal) Root() bool { return p.Name == "root" }
+func (p *Principal) Root() bool { return p.Type == TypeAccount }
 
-// Static holds long-lived credentials: root and the config's users.
-// It is immutable after construction and safe for concurrent use.
-type Static struct {
-	byKey map[string]*Principal
-}
-
-// NewStatic builds the credential set.
-func NewStatic(rootAccessKey, rootSecret string, users []config.User) *Static {
-	s := &Static{byKey: make(map[string]*Principal, len(users)+1)}
-	s.byKey[rootAccessKey] = &Principal{Name: "root", ARN: "arn:aws:iam::" + AccountID + ":root", AccessKey: rootAccessKey, secret: rootSecret}
-	for _, u := range users {
-		s.byKey[u.AccessKey] = &Principal{Name: u.Name, ARN: "arn:aws:iam::" + AccountID + ":user/" + u.Name, AccessKey: u.AccessKey, secret: u.SecretKey}
+// PolicyPrincipal is p as resource and trust policies see it.
+func (p *Principal) PolicyPrincipal() *policy.Principal {
+	ids := []string{p.ARN}
+	if p.RoleARN != "" {
+		ids = append(ids, p.RoleARN)
 	}
-	return s
+	return &policy.Principal{AWS: ids}
 }
 
-// SecretKey implements sigv4.Credentials.
-func (s *Static) SecretKey(accessKey, sessionToken string) (string, error) {
-	p, ok := s.byKey[accessKey]
+// AddContext puts the principal's condition keys into ctx.
+func (p *Principal) AddContext(ctx policy.Context) {
+	ctx.Set("aws:PrincipalType", p.Type)
+	ctx.Set("aws:userid", p.UserID)
+	ctx.Set("aws:PrincipalAccount", p.Account)
+	switch p.Type {
+	case TypeUser:
+		ctx.Set("aws:username", p.Name)
+		ctx.Set("aws:PrincipalArn", p.ARN)
+	case TypeAssumedRole:
+		ctx.Set("aws:PrincipalArn", p.RoleARN)
+	default:
+		ctx.Set("aws:PrincipalArn", p.ARN)
+	}
+	for k, v := range p.Keys {
+		ctx[k] = v
+	}
+}
+
+// Decide evaluates what p's own policies say about r: Allow needs an
+// allow in the identity policies and, for a session with a session
+// policy, in the session policy too; any deny wins. Root may do
+// everything. Bucket policies join this decision in the policy engine.
+func Decide(p *Principal, r *policy.Request) policy.Decision {
+	if p.Root() {
+		return policy.Decision{Effect: policy.Allow, Policy: "account root"}
+	}
+	d := policy.Evaluate(p.Policies, r)
+	if d.Effect != policy.Allow || !p.HasSessionPolicy {
+		if d.Effect == policy.ImplicitDeny && d.Policy == "" {
+			d.Policy = "identity policies of " + p.ARN
+		}
+		return d
+	}
+	s := policy.Evaluate(p.SessionPolicies, r)
+	switch s.Effect {
+	case policy.Deny:
+		return s
+	case policy.ImplicitDeny:
+		return policy.Decision{Effect: policy.ImplicitDeny, Policy: "session policy (it allows less than the role)"}
+	}
+	return d
+}
+
+// uniqueID derives a stable IAM-style unique id (AIDA..., AROA...) from
+// a name: stable across restarts and gateways without stored state.
+func uniqueID(prefix, account, name string) string {
+	sum := sha256.Sum256([]byte(prefix + "\x00" + account + "\x00" + name))
+	return prefix + strings.ToUpper(base32.StdEncoding.EncodeToString(sum[:])[:17])
+}
+
+// Role is a compiled role.
+type Role struct {
+	Name       string
+	ARN        string
+	ID         string // AROA...
+	Trust      *policy.Policy
+	Policies   []*policy.Policy
+	MaxSession time.Duration
+}
+
+// Provider is a configured OIDC provider.
+type Provider struct {
+	config.Provider
+	ARN string
+	// KeyPrefix is the condition-key prefix: the issuer without scheme.
+	KeyPrefix string
+}
+
+// Directory is the compiled identity configuration. It is immutable; a
+// reload builds a new one.
+type Directory struct {
+	Account   string
+	byKey     map[string]*Principal
+	byName    map[string]*Principal
+	roles     map[string]*Role
+	managed   map[string]*policy.Policy
+	providers map[string]*Provider
+}
+
+// NewDirectory compiles the config's identities. The config was validated,
+// so policies parse.
+func NewDirectory(cfg *config.Config, rootAccessKey, rootSecret string) (*Directory, error) {
+	acct := cfg.AccountID
+	d := &Directory{Account: acct, byKey: map[string]*Principal{}, byName: map[string]*Principal{}, roles: map[string]*Role{},
+		managed: map[string]*policy.Policy{}, providers: map[string]*Provider{}}
+	root := &Principal{Type: TypeAccount, Account: acct, Name: "root", ARN: "arn:aws:iam::" + acct + ":root", UserID: acct, AccessKey: rootAccessKey, secret: rootSecret}
+	d.byKey[rootAccessKey] = root
+	for _, mp := range cfg.Policies {
+		p, err := policy.Parse("managed policy "+mp.Name, mp.Document.Text, policy.Identity)
+		if err != nil {
+			return nil, err
+		}
+		d.managed[mp.Name] = p
+	}
+	compile := func(owner string, inline []config.PolicyDoc, managed []string) ([]*policy.Policy, error) {
+		var out []*policy.Policy
+		for i, doc := range inline {
+			p, err := policy.Parse(owner+" inline policy "+itoa(i), doc.Text, policy.Identity)
+			if err != nil {
+				return nil, err
+			}
+			out = append(out, p)
+		}
+		for _, n := range managed {
+			out = append(out, d.managed[n])
+		}
+		return out, nil
+	}
+	for _, u := range cfg.Users {
+		pols, err := compile("user "+u.Name, u.Policies, u.ManagedPolicies)
+		if err != nil {
+			return nil, err
+		}
+		p := &Principal{Type: TypeUser, Account: acct, Name: u.Name, ARN: "arn:aws:iam::" + acct + ":user/" + u.Name,
+			UserID: uniqueID("AIDA", acct, u.Name), AccessKey: u.AccessKey, secret: u.SecretKey, Policies: pols}
+		d.byKey[u.AccessKey] = p
+		d.byName[u.Name] = p
+	}
+	for _, r := range cfg.Roles {
+		arn := "arn:aws:iam::" + acct + ":role/" + r.Name
+		trust, err := policy.Parse("trust policy of "+arn, r.TrustPolicy.Text, policy.Trust)
+		if err != nil {
+			return nil, err
+		}
+		pols, err := compile("role "+r.Name, r.Policies, r.ManagedPolicies)
+		if err != nil {
+			return nil, err
+		}
+		d.roles[r.Name] = &Role{Name: r.Name, ARN: arn, ID: uniqueID("AROA", acct, r.Name), Trust: trust, Policies: pols, MaxSession: r.MaxSession()}
+	}
+	for _, p := range cfg.Providers {
+		suffix := config.ProviderARNSuffix(p.URL)
+		d.providers[p.URL] = &Provider{Provider: p, ARN: "arn:aws:iam::" + acct + ":oidc-provider/" + suffix, KeyPrefix: suffix}
+	}
+	return d, nil
+}
+
+// Static returns the principal of a long-lived access key.
+func (d *Directory) Static(accessKey string) (*Principal, bool) {
+	p, ok := d.byKey[accessKey]
+	return p, ok
+}
+
+// User returns a user by name.
+func (d *Directory) User(name string) (*Principal, bool) {
+	p, ok := d.byName[name]
+	return p, ok
+}
+
+// Role returns a role by name.
+func (d *Directory) Role(name string) (*Role, bool) {
+	r, ok := d.roles[name]
+	return r, ok
+}
+
+// RoleByARN resolves arn:aws:iam::<account>:role/<name>.
+func (d *Directory) RoleByARN(arn string) (*Role, bool) {
+	name, ok := strings.CutPrefix(arn, "arn:aws:iam::"+d.Account+":role/")
 	if !ok {
-		return "", s3err.InvalidAccessKeyID.With("AWSAccessKeyId", accessKey).Because("unknown access key " + accessKey)
+		return nil, false
 	}
-	if sessionToken != "" {
-		// Long-lived keys take no session token; AWS rejects the pair.
-		return "", s3err.New("InvalidToken", "The provided token is malformed or otherwise invalid.").Because("session token sent with long-lived key " + accessKey)
-	}
-	return p.secret, nil
+	return d.Role(name)
 }
 
-// Principal returns the principal of a verified access key.
-func (s *Static) Principal(accessKey string) *Principal { return s.byKey[accessKey] }
+// Provider returns the provider for an exact issuer.
+func (d *Directory) Provider(issuer string) (*Provider, bool) {
+	p, ok := d.providers[issuer]
+	return p, ok
+}
+
+// Providers lists the providers.
+func (d *Directory) Providers() []*Provider {
+	out := make([]*Provider, 0, len(d.providers))
+	for _, p := range d.providers {
+		out = append(out, p)
+	}
+	return out
+}
+
+// ManagedPolicy returns a managed policy by ARN
+// (arn:aws:iam::<account>:policy/<name>).
+func (d *Directory) ManagedPolicy(arn string) (*policy.Policy, bool) {
+	name, ok := strings.CutPrefix(arn, "arn:aws:iam::"+d.Account+":policy/")
+	if !ok {
+		return nil, false
+	}
+	p, ok := d.managed[name]
+	return p, ok
+}
+
+func itoa(i int) string {
+	if i < 10 {
+		return string(rune('0' + i))
+	}
+	return itoa(i/10) + string(rune('0'+i%10))
+}

@@ -10,12 +10,18 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 
-	"github.com/cairn-io/cairn/internal/config"
 	"github.com/cairn-io/cairn/internal/testserver"
 )
 
 func TestStaticUsersAndAuthErrors(t *testing.T) {
-	s := testserver.Start(t, testserver.Options{NoSync: true, Users: []config.User{{Name: "alice", AccessKey: "AKIAALICE00000000000", SecretKey: "alice-secret-0000000000"}}})
+	s := testserver.Start(t, testserver.Options{NoSync: true, Config: `
+users:
+  - name: alice
+    access_key: AKIAALICE00000000000
+    secret_key: alice-secret-0000000000
+    policies:
+      - {Version: "2012-10-17", Statement: [{Effect: Allow, Action: "s3:*", Resource: "*"}]}
+`})
 	root := s.Client(true)
 	b := newBucket(t, root, "authz")
 	alice := s.ClientWith("AKIAALICE00000000000", "alice-secret-0000000000", false)

@@ -7,7 +7,6 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/cairn-io/cairn/internal/identity"
 	"github.com/cairn-io/cairn/internal/s3err"
 	"github.com/cairn-io/cairn/internal/store"
 )
@@ -47,15 +46,13 @@ func init() {
 
 func itoa(n int) string { return strconv.Itoa(n) }
 
-var owner = Owner{ID: identity.AccountID, DisplayName: "cairn"}
-
 func (s *Server) listBuckets(w http.ResponseWriter, req *request) error {
 	buckets, err := s.store.ListBuckets(req.Context())
 	if err != nil {
 		return err
 	}
 	prefix := req.URL.Query().Get("prefix")
-	res := listAllMyBucketsResult{NS: s3NS, Owner: owner, Prefix: prefix}
+	res := listAllMyBucketsResult{NS: s3NS, Owner: s.owner, Prefix: prefix}
 	for _, b := range buckets {
 		if !strings.HasPrefix(b.Name, prefix) {
 			continue
@@ -187,7 +184,7 @@ func (s *Server) listObjects(w http.ResponseWriter, req *request) error {
 		o := &page.Objects[i]
 		x := objectXML{Key: encodeKey(o.Key, useURL), LastModified: isoTime(o.Modified), ETag: `"` + o.ETag + `"`, Size: o.Size, StorageClass: "STANDARD"}
 		if withOwner {
-			x.Owner = &owner
+			x.Owner = &s.owner
 		}
 		if o.Checksum != nil {
 			x.ChecksumAlgorithm, x.ChecksumType = o.Checksum.Algorithm, o.Checksum.Type
@@ -230,7 +227,7 @@ func (s *Server) listMultipartUploads(w http.ResponseWriter, req *request) error
 		res.NextKeyMarker, res.NextUploadIDMarker = encodeKey(list.NextKeyMarker, useURL), list.NextUploadIDMarker
 	}
 	for _, u := range list.Uploads {
-		x := uploadXML{Key: encodeKey(u.Key, useURL), UploadID: u.ID, Initiator: owner, Owner: owner, StorageClass: "STANDARD", Initiated: isoTime(u.Initiated)}
+		x := uploadXML{Key: encodeKey(u.Key, useURL), UploadID: u.ID, Initiator: s.owner, Owner: s.owner, StorageClass: "STANDARD", Initiated: isoTime(u.Initiated)}
 		if c := u.Template.Checksum; c != nil {
 			x.ChecksumAlgorithm, x.ChecksumType = c.Algorithm, c.Type
 		}
@@ -291,6 +288,9 @@ func (s *Server) deleteObjects(w http.ResponseWriter, req *request) error {
 			err = s3err.KeyTooLong
 		case o.VersionID != "" && o.VersionID != "null":
 			err = s3err.New("NoSuchVersion", "The specified version does not exist.")
+		case s.allow(req, "s3:DeleteObject", objectARN(req.bucket, o.Key)) != nil:
+			err = s.allow(req, "s3:DeleteObject", objectARN(req.bucket, o.Key))
+			s.log.Info("DeleteObjects key denied", "request_id", req.id, "key", o.Key, "reason", s3err.As(err).Cause)
 		default:
 			err = s.store.DeleteObject(req.Context(), req.bucket, o.Key)
 		}

@@ -268,7 +268,7 @@ func (s *Server) listParts(w http.ResponseWriter, req *request) error {
 	if err != nil {
 		return err
 	}
-	res := listPartsResult{NS: s3NS, Bucket: req.bucket, Key: req.key, UploadID: id, Initiator: owner, Owner: owner,
+	res := listPartsResult{NS: s3NS, Bucket: req.bucket, Key: req.key, UploadID: id, Initiator: s.owner, Owner: s.owner,
 		StorageClass: "STANDARD", PartNumberMarker: marker, MaxParts: maxParts, IsTruncated: truncated}
 	if c := u.Template.Checksum; c != nil {
 		res.ChecksumAlgorithm, res.ChecksumType = c.Algorithm, c.Type

@@ -185,6 +185,9 @@ func (s *Server) openCopySource(req *request) (store.Object, string, string, err
 	if err != nil {
 		return nil, "", "", err
 	}
+	if err := s.allow(req, "s3:GetObject", objectARN(bucket, key)); err != nil {
+		return nil, "", "", err
+	}
 	obj, err := s.store.OpenObject(req.Context(), bucket, key)
 	if err != nil {
 		switch err {

@@ -17,18 +17,21 @@ import (
 	"time"
 
 	"github.com/cairn-io/cairn/internal/identity"
+	"github.com/cairn-io/cairn/internal/policy"
 	"github.com/cairn-io/cairn/internal/s3err"
 	"github.com/cairn-io/cairn/internal/sigv4"
 	"github.com/cairn-io/cairn/internal/store"
+	"github.com/cairn-io/cairn/internal/sts"
 )
 
 // Server is the S3 API handler.
 type Server struct {
 	store    store.Backend
 	verifier *sigv4.Verifier
-	ids      *identity.Static
+	sts      *sts.Handler
 	region   string
 	domain   string
+	owner    Owner
 	log      *slog.Logger
 
 	reqPrefix string
@@ -37,9 +40,14 @@ type Server struct {
 
 // Config wires a Server.
 type Config struct {
-	Store      store.Backend
-	Identities *identity.Static
-	Region     string
+	Store store.Backend
+	// Credentials resolves access keys and session tokens.
+	Credentials sigv4.Credentials
+	// STS, when set, serves the STS query protocol at "/".
+	STS    *sts.Service
+	Region string
+	// Account is the account id shown as the owner of buckets and objects.
+	Account string
 	// Domain, when set, routes Host "<bucket>.<domain>" to bucket.
 	Domain string
 	Logger *slog.Logger
@@ -55,15 +63,19 @@ func New(c Config) *Server {
 	if log == nil {
 		log = slog.New(slog.NewTextHandler(io.Discard, nil))
 	}
-	return &Server{
+	s := &Server{
 		store:     c.Store,
-		verifier:  &sigv4.Verifier{Region: c.Region, Credentials: c.Identities, Now: c.Now},
-		ids:       c.Identities,
+		verifier:  &sigv4.Verifier{Region: c.Region, Credentials: c.Credentials, Now: c.Now},
 		region:    c.Region,
 		domain:    c.Domain,
 		log:       log,
 		reqPrefix: hex.EncodeToString(p[:]),
+		owner:     Owner{ID: c.Account, DisplayName: "cairn"},
 	}
+	if c.STS != nil {
+		s.sts = sts.NewHandler(c.STS, s.verifier, log)
+	}
+	return s
 }
 
 // request is the parsed request as it flows through the handler.
@@ -75,6 +87,7 @@ type request struct {
 	key       string
 	principal *identity.Principal
 	auth      *sigv4.Result
+	context   policy.Context
 }
 
 func (s *Server) newRequestID() string {
@@ -97,6 +110,13 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	h["X-Amz-Id-2"] = []string{req.id}
 	h["Server"] = []string{"cairn"}
 	rw := &statusWriter{ResponseWriter: w}
+	if s.sts != nil {
+		_, virtual := s.virtualHostBucket(r.Host)
+		if sts.IsRequest(r, virtual) {
+			req.op, _ = s.sts.Serve(rw, r, req.id)
+			return
+		}
+	}
 
 	err := s.serve(rw, req)
 	if err != nil {
@@ -150,20 +170,11 @@ func (s *Server) authenticate(req *request) error {
 		return err
 	}
 	req.auth = res
-	req.principal = s.ids.Principal(res.AccessKey)
-	if req.principal == nil {
-		return s3err.InvalidAccessKeyID.Because("access key vanished after verification")
+	p, ok := res.Identity.(*identity.Principal)
+	if !ok {
+		return s3err.InternalError.Because("credentials resolved to an unknown identity type")
 	}
-	return nil
-}
-
-// authorize decides whether the principal may run the operation. Until the
-// policy engine lands, every authenticated principal may do everything and
-// anonymous requests were already refused by authenticate.
-func (s *Server) authorize(req *request) error {
-	if req.principal == nil {
-		return s3err.AccessDenied.Because("anonymous")
-	}
+	req.principal = p
 	return nil
 }
 

@@ -40,12 +40,17 @@ const (
 	authTypeHeader, authQuery = "header", "query"
 )
 
-// Credentials resolves the secret key for an access key. A session token,
-// when the request carries one, is passed along so that temporary
-// credentials can be resolved from it. Errors should be *s3err.Error values
-// (InvalidAccessKeyId, InvalidToken, ExpiredToken...).
+// Identity is whoever an access key belongs to; the verifier needs only
+// its secret.
+type Identity interface {
+	SecretKey() string
+}
+
+// Credentials resolves an access key (and the session token, when the
+// request carries one) to its identity. Errors should be *s3err.Error
+// values (InvalidAccessKeyId, InvalidToken, ExpiredToken...).
 type Credentials interface {
-	SecretKey(accessKey, sessionToken string) (string, error)
+	Lookup(accessKey, sessionToken string) (Identity, error)
 }
 
 // Result describes a request whose signature verified.
@@ -60,6 +65,8 @@ type Result struct {
 	Scope       string
 	Signature   string
 	SigningKey  []byte
+	// Identity is what Credentials.Lookup returned for the access key.
+	Identity Identity
 }
 
 // Verifier checks SigV4 signatures. It is safe for concurrent use.
@@ -267,10 +274,11 @@ func (v *Verifier) verifyHeader(r *http.Request, header, service string) (*Resul
 		payload = h
 	}
 	token := r.Header.Get(headerSecurityToken)
-	secret, err := v.Credentials.SecretKey(a.AccessKey, token)
+	id, err := v.Credentials.Lookup(a.AccessKey, token)
 	if err != nil {
 		return nil, err
 	}
+	secret := id.SecretKey()
 	now := v.now()
 	if d := now.Sub(t); d > MaxSkew || d < -MaxSkew {
 		return nil, s3err.New("RequestTimeTooSkewed", "The difference between the request time and the current time is too large.").
@@ -284,7 +292,7 @@ func (v *Verifier) verifyHeader(r *http.Request, header, service string) (*Resul
 		return nil, malformed("The authorization header is malformed; the host header must be signed.")
 	}
 	res := &Result{
-		AccessKey: a.AccessKey, SessionToken: token, PayloadHash: payload, AuthType: authTypeHeader,
+		AccessKey: a.AccessKey, SessionToken: token, PayloadHash: payload, AuthType: authTypeHeader, Identity: id,
 		Time: t, Scope: a.Date + "/" + a.Region + "/" + a.Service + "/aws4_request", Signature: a.Signature,
 	}
 	res.SigningKey = v.keys.get(secret, a.Date, a.Region, a.Service)
@@ -520,10 +528,11 @@ func (v *Verifier) verifyQuery(r *http.Request, service string) (*Result, error)
 		return nil, s3err.SignatureDoesNotMatch.Because("presigned signature is not 64 hex characters")
 	}
 	token := q.Get(headerSecurityToken)
-	secret, err := v.Credentials.SecretKey(a.AccessKey, token)
+	id, err := v.Credentials.Lookup(a.AccessKey, token)
 	if err != nil {
 		return nil, err
 	}
+	secret := id.SecretKey()
 	now := v.now()
 	if now.Before(t.Add(-MaxSkew)) {
 		return nil, s3err.AccessDenied.Msg("Request is not yet valid").
@@ -548,7 +557,7 @@ func (v *Verifier) verifyQuery(r *http.Request, service string) (*Result, error)
 		hashLine = p
 	}
 	res := &Result{
-		AccessKey: a.AccessKey, SessionToken: token, PayloadHash: hashLine, AuthType: authQuery,
+		AccessKey: a.AccessKey, SessionToken: token, PayloadHash: hashLine, AuthType: authQuery, Identity: id,
 		Time: t, Scope: a.Date + "/" + a.Region + "/" + a.Service + "/aws4_request", Signature: sig,
 	}
 	res.SigningKey = v.keys.get(secret, a.Date, a.Region, a.Service)

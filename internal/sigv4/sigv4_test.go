@@ -29,11 +29,15 @@ const (
 
 type staticCreds map[string]string
 
-func (c staticCreds) SecretKey(ak, _ string) (string, error) {
+type secret string
+
+func (s secret) SecretKey() string { return string(s) }
+
+func (c staticCreds) Lookup(ak, _ string) (Identity, error) {
 	if s, ok := c[ak]; ok {
-		return s, nil
+		return secret(s), nil
 	}
-	return "", s3err.InvalidAccessKeyID
+	return nil, s3err.InvalidAccessKeyID
 }
 
 func verifierAt(ts string) *Verifier {

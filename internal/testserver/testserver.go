@@ -11,15 +11,15 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
-	"strings"
+	"path/filepath"
 	"testing"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 
 	"github.com/cairn-io/cairn/internal/app"
-	"github.com/cairn-io/cairn/internal/config"
 )
 
 // Root credentials of every test server.
@@ -40,9 +40,12 @@ type Server struct {
 
 // Options tune a test server.
 type Options struct {
-	Users  []config.User
+	// Config is the YAML config file's text (optional).
+	Config string
 	Dir    string // reuse a data dir; default a fresh temp dir
 	NoSync bool
+	// Now is the server's clock; nil is time.Now.
+	Now func() time.Time
 }
 
 // Start starts a server and stops it when the test ends.
@@ -53,14 +56,9 @@ func Start(t testing.TB, o Options) *Server {
 		dir = t.TempDir()
 	}
 	cfgPath := ""
-	if len(o.Users) > 0 {
-		var b strings.Builder
-		b.WriteString("users:\n")
-		for _, u := range o.Users {
-			b.WriteString("  - name: " + u.Name + "\n    access_key: " + u.AccessKey + "\n    secret_key: " + u.SecretKey + "\n")
-		}
-		cfgPath = dir + "/../" + strings.ReplaceAll(t.Name(), "/", "_") + "-config.yaml"
-		if err := os.WriteFile(cfgPath, []byte(b.String()), 0o600); err != nil {
+	if o.Config != "" {
+		cfgPath = filepath.Join(t.TempDir(), "cairn.yaml")
+		if err := os.WriteFile(cfgPath, []byte(o.Config), 0o600); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -70,7 +68,7 @@ func Start(t testing.TB, o Options) *Server {
 	}
 	a, err := app.Open(app.Options{
 		DataDir: dir, ConfigPath: cfgPath, Domain: Domain, NoSync: o.NoSync,
-		RootAccessKey: RootAccessKey, RootSecretKey: RootSecretKey,
+		RootAccessKey: RootAccessKey, RootSecretKey: RootSecretKey, Now: o.Now,
 		Logger: slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level})),
 	})
 	if err != nil {
@@ -100,6 +98,11 @@ func (s *Server) Client(pathStyle bool) *s3.Client {
 
 // ClientWith returns an S3 client with the given static credentials.
 func (s *Server) ClientWith(ak, sk string, pathStyle bool) *s3.Client {
+	return s.ClientWithToken(ak, sk, "", pathStyle)
+}
+
+// ClientWithToken returns an S3 client with temporary credentials.
+func (s *Server) ClientWithToken(ak, sk, token string, pathStyle bool) *s3.Client {
 	endpoint := s.URL
 	if !pathStyle {
 		_, port, _ := net.SplitHostPort(s.Addr)
@@ -109,7 +112,7 @@ func (s *Server) ClientWith(ak, sk string, pathStyle bool) *s3.Client {
 		Region:       "us-east-1",
 		BaseEndpoint: aws.String(endpoint),
 		UsePathStyle: pathStyle,
-		Credentials:  credentials.NewStaticCredentialsProvider(ak, sk, ""),
+		Credentials:  credentials.NewStaticCredentialsProvider(ak, sk, token),
 		HTTPClient:   s.HTTPClient(),
 		// Keep SDK retries out of tests: every status is asserted.
 		RetryMaxAttempts: 1,
