@@ -40,7 +40,7 @@ func stsErr(code, msg string) *s3err.Error {
 	return &s3err.Error{Code: code, Status: s, Message: msg}
 }
 
-func validation(msg string) *s3err.Error { return stsErr("ValidationError", msg) }
+func validation(msg string) *s3err.Error { return stsErr("ValidationError", msg).Because(msg) }
 
 func invalidToken(reason string) *s3err.Error {
 	return stsErr("InvalidIdentityToken", "The web identity token that was passed could not be validated by AWS. Get a new identity token from the identity provider and then retry the request.").Because(reason)

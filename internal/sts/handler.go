@@ -46,6 +46,8 @@ const maxFormBody = 128 << 10
 // Serve handles one STS request. It returns the error it answered with
 // (nil on success), for the caller's access log.
 func (h *Handler) Serve(w http.ResponseWriter, r *http.Request, requestID string) (action string, err error) {
+	// The query protocol's SDKs read the request id from this header.
+	w.Header().Set("X-Amzn-Requestid", requestID)
 	params, err := readParams(r)
 	if err == nil {
 		action = params.Get("Action")

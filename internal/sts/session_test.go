@@ -1,0 +1,248 @@
+package sts_test
+
+import (
+	"io"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+	"github.com/aws/aws-sdk-go-v2/service/sts"
+	"github.com/aws/aws-sdk-go-v2/service/sts/types"
+
+	"github.com/cairn-io/cairn/internal/oidctest"
+	cairnsts "github.com/cairn-io/cairn/internal/sts"
+	"github.com/cairn-io/cairn/internal/testserver"
+)
+
+// clock is a server clock the test can move.
+type clock struct{ offset atomic.Int64 }
+
+func (c *clock) now() time.Time          { return time.Now().Add(time.Duration(c.offset.Load())) }
+func (c *clock) advance(d time.Duration) { c.offset.Add(int64(d)) }
+
+func (e *env) session(t *testing.T, duration int32) (ak, sk, tok string) {
+	t.Helper()
+	in := &sts.AssumeRoleWithWebIdentityInput{RoleArn: aws.String("arn:aws:iam::000000000000:role/ci"), RoleSessionName: aws.String("s3-session"),
+		WebIdentityToken: aws.String(oidctest.Sign(e.rsa, e.iss.Claims("repo:octo/demo", aud)))}
+	if duration > 0 {
+		in.DurationSeconds = aws.Int32(duration)
+	}
+	out, err := e.sts.AssumeRoleWithWebIdentity(ctx, in)
+	must(t, err)
+	return *out.Credentials.AccessKeyId, *out.Credentials.SecretAccessKey, *out.Credentials.SessionToken
+}
+
+const homeKey = "home/repo:octo/demo/file"
+
+func TestSessionTokenFailuresOnS3(t *testing.T) {
+	clk := &clock{}
+	e := setup(t, testserver.Options{Now: clk.now})
+	ak, sk, tok := e.session(t, 900)
+	ok := e.srv.ClientWithToken(ak, sk, tok, true)
+	_, err := ok.PutObject(ctx, &s3.PutObjectInput{Bucket: aws.String("work"), Key: aws.String(homeKey), Body: strings.NewReader("x")})
+	must(t, err)
+	if len(tok) > 4096 {
+		t.Fatalf("token is %d bytes", len(tok))
+	}
+
+	// A flipped byte anywhere in the token.
+	for _, pos := range []int{0, 5, len(tok) / 2, len(tok) - 1} {
+		b := []byte(tok)
+		if b[pos] == 'A' {
+			b[pos] = 'B'
+		} else {
+			b[pos] = 'A'
+		}
+		_, err = e.srv.ClientWithToken(ak, sk, string(b), true).GetObject(ctx, &s3.GetObjectInput{Bucket: aws.String("work"), Key: aws.String(homeKey)})
+		wantErr(t, err, "InvalidToken", 400)
+	}
+	// The token of another session with this session's key and secret.
+	ak2, _, tok2 := e.session(t, 900)
+	if ak2 == ak {
+		t.Fatal("two sessions got one access key")
+	}
+	_, err = e.srv.ClientWithToken(ak, sk, tok2, true).GetObject(ctx, &s3.GetObjectInput{Bucket: aws.String("work"), Key: aws.String(homeKey)})
+	wantErr(t, err, "InvalidToken", 400)
+	// An ASIA key without its token.
+	_, err = e.srv.ClientWithToken(ak, sk, "", true).GetObject(ctx, &s3.GetObjectInput{Bucket: aws.String("work"), Key: aws.String(homeKey)})
+	wantErr(t, err, "InvalidAccessKeyId", 403)
+	// The right token with a wrong secret.
+	_, err = e.srv.ClientWithToken(ak, strings.Repeat("x", 40), tok, true).GetObject(ctx, &s3.GetObjectInput{Bucket: aws.String("work"), Key: aws.String(homeKey)})
+	wantErr(t, err, "SignatureDoesNotMatch", 403)
+	// A token sealed by another server's key ring.
+	other := setup(t, testserver.Options{})
+	oak, osk, otok := other.session(t, 900)
+	_, err = e.srv.ClientWithToken(oak, osk, otok, true).GetObject(ctx, &s3.GetObjectInput{Bucket: aws.String("work"), Key: aws.String(homeKey)})
+	wantErr(t, err, "InvalidToken", 400)
+
+	// A presigned URL made while the session is valid.
+	ps := s3.NewPresignClient(ok)
+	pre, err := ps.PresignGetObject(ctx, &s3.GetObjectInput{Bucket: aws.String("work"), Key: aws.String(homeKey)}, s3.WithPresignExpires(time.Hour))
+	must(t, err)
+	resp, err := http.Get(pre.URL)
+	must(t, err)
+	resp.Body.Close()
+	if resp.StatusCode != 200 {
+		t.Fatalf("presigned before expiry: %d", resp.StatusCode)
+	}
+	// After the session expires: ExpiredToken, by header and by presigned
+	// URL (whose own lifetime would still allow it).
+	clk.advance(16 * time.Minute)
+	_, err = ok.GetObject(ctx, &s3.GetObjectInput{Bucket: aws.String("work"), Key: aws.String(homeKey)})
+	wantErr(t, err, "ExpiredToken", 400)
+	resp, err = http.Get(pre.URL)
+	must(t, err)
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != 400 || !strings.Contains(string(body), "<Code>ExpiredToken</Code>") {
+		t.Fatalf("presigned after expiry: %d %s", resp.StatusCode, body)
+	}
+	// STS itself answers an expired session with ExpiredToken.
+	_, err = stsClient(e.srv, ak, sk, tok).GetCallerIdentity(ctx, &sts.GetCallerIdentityInput{})
+	wantErr(t, err, "ExpiredToken", 403)
+}
+
+func TestSessionPolicyIntersection(t *testing.T) {
+	e := setup(t, testserver.Options{})
+	out, err := e.sts.AssumeRoleWithWebIdentity(ctx, &sts.AssumeRoleWithWebIdentityInput{RoleArn: aws.String("arn:aws:iam::000000000000:role/ci"),
+		RoleSessionName: aws.String("ro"), WebIdentityToken: aws.String(oidctest.Sign(e.rsa, e.iss.Claims("repo:octo/demo", aud))),
+		Policy: aws.String(`{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":["s3:GetObject","s3:PutObject"],"Resource":"arn:aws:s3:::work/home/repo:octo/demo/public/*"}]}`)})
+	must(t, err)
+	if out.PackedPolicySize == nil || *out.PackedPolicySize <= 0 {
+		t.Fatal("PackedPolicySize missing")
+	}
+	c := e.srv.ClientWithToken(*out.Credentials.AccessKeyId, *out.Credentials.SecretAccessKey, *out.Credentials.SessionToken, true)
+	_, err = c.PutObject(ctx, &s3.PutObjectInput{Bucket: aws.String("work"), Key: aws.String("home/repo:octo/demo/public/x"), Body: strings.NewReader("x")})
+	must(t, err)
+	// The role allows this key, the session policy does not.
+	_, err = c.PutObject(ctx, &s3.PutObjectInput{Bucket: aws.String("work"), Key: aws.String("home/repo:octo/demo/private/x"), Body: strings.NewReader("x")})
+	wantErr(t, err, "AccessDenied", 403)
+	// The session policy cannot widen the role: ListBuckets stays denied.
+	out, err = e.sts.AssumeRoleWithWebIdentity(ctx, &sts.AssumeRoleWithWebIdentityInput{RoleArn: aws.String("arn:aws:iam::000000000000:role/ci"),
+		RoleSessionName: aws.String("wide"), WebIdentityToken: aws.String(oidctest.Sign(e.rsa, e.iss.Claims("repo:octo/demo", aud))),
+		Policy: aws.String(`{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"*","Resource":"*"}]}`)})
+	must(t, err)
+	c = e.srv.ClientWithToken(*out.Credentials.AccessKeyId, *out.Credentials.SecretAccessKey, *out.Credentials.SessionToken, true)
+	_, err = c.ListBuckets(ctx, &s3.ListBucketsInput{})
+	wantErr(t, err, "AccessDenied", 403)
+	// A 2048-character session policy still gives a token under 4 KB.
+	big := `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"s3:GetObject","Resource":[`
+	for len(big) < 1990 {
+		big += `"arn:aws:s3:::work/p` + strings.Repeat("x", 20) + `/*",`
+	}
+	big = strings.TrimSuffix(big, ",") + `]}]}`
+	out, err = e.sts.AssumeRoleWithWebIdentity(ctx, &sts.AssumeRoleWithWebIdentityInput{RoleArn: aws.String("arn:aws:iam::000000000000:role/ci"),
+		RoleSessionName: aws.String("big"), WebIdentityToken: aws.String(oidctest.Sign(e.rsa, e.iss.Claims("repo:octo/demo", aud))), Policy: aws.String(big)})
+	must(t, err)
+	if n := len(*out.Credentials.SessionToken); n > 4096 {
+		t.Fatalf("token with a %d-byte session policy is %d bytes", len(big), n)
+	}
+	_, err = e.sts.AssumeRoleWithWebIdentity(ctx, &sts.AssumeRoleWithWebIdentityInput{RoleArn: aws.String("arn:aws:iam::000000000000:role/ci"),
+		RoleSessionName: aws.String("big"), WebIdentityToken: aws.String(oidctest.Sign(e.rsa, e.iss.Claims("repo:octo/demo", aud))),
+		PolicyArns: []types.PolicyDescriptorType{{Arn: aws.String("arn:aws:iam::000000000000:policy/read-all")}}, Policy: aws.String(big)})
+	wantErr(t, err, "PackedPolicyTooLarge", 400)
+}
+
+func TestAssumeRoleChainingAndSessionTokens(t *testing.T) {
+	e := setup(t, testserver.Options{})
+	alice := stsClient(e.srv, "AKIAALICE00000000000", "alice-secret-000000000000", "")
+	who, err := alice.GetCallerIdentity(ctx, &sts.GetCallerIdentityInput{})
+	must(t, err)
+	if *who.Arn != "arn:aws:iam::000000000000:user/alice" || !strings.HasPrefix(*who.UserId, "AIDA") {
+		t.Fatalf("alice: %+v", who)
+	}
+	root := stsClient(e.srv, testserver.RootAccessKey, testserver.RootSecretKey, "")
+	who, err = root.GetCallerIdentity(ctx, &sts.GetCallerIdentityInput{})
+	must(t, err)
+	if *who.Arn != "arn:aws:iam::000000000000:root" || *who.UserId != "000000000000" {
+		t.Fatalf("root: %+v", who)
+	}
+	_, err = root.AssumeRole(ctx, &sts.AssumeRoleInput{RoleArn: aws.String("arn:aws:iam::000000000000:role/deployer"), RoleSessionName: aws.String("rr")})
+	wantErr(t, err, "AccessDenied", 403)
+	out, err := alice.AssumeRole(ctx, &sts.AssumeRoleInput{RoleArn: aws.String("arn:aws:iam::000000000000:role/deployer"), RoleSessionName: aws.String("deploy-1"),
+		Tags: []types.Tag{{Key: aws.String("team"), Value: aws.String("storage")}}})
+	must(t, err)
+	if *out.AssumedRoleUser.Arn != "arn:aws:sts::000000000000:assumed-role/deployer/deploy-1" {
+		t.Fatalf("assumed %s", *out.AssumedRoleUser.Arn)
+	}
+	c := out.Credentials
+	dep := e.srv.ClientWithToken(*c.AccessKeyId, *c.SecretAccessKey, *c.SessionToken, true)
+	_, err = dep.ListBuckets(ctx, &s3.ListBucketsInput{})
+	must(t, err)
+	// alice may not assume ci (web identity only).
+	_, err = alice.AssumeRole(ctx, &sts.AssumeRoleInput{RoleArn: aws.String("arn:aws:iam::000000000000:role/ci"), RoleSessionName: aws.String("xx")})
+	wantErr(t, err, "AccessDenied", 403)
+	// Role chaining: capped at one hour.
+	chain := stsClient(e.srv, *c.AccessKeyId, *c.SecretAccessKey, *c.SessionToken)
+	_, err = chain.AssumeRole(ctx, &sts.AssumeRoleInput{RoleArn: aws.String("arn:aws:iam::000000000000:role/chained"), RoleSessionName: aws.String("cc"), DurationSeconds: aws.Int32(7200)})
+	wantErr(t, err, "ValidationError", 400)
+	ch, err := chain.AssumeRole(ctx, &sts.AssumeRoleInput{RoleArn: aws.String("arn:aws:iam::000000000000:role/chained"), RoleSessionName: aws.String("cc")})
+	must(t, err)
+	who, err = stsClient(e.srv, *ch.Credentials.AccessKeyId, *ch.Credentials.SecretAccessKey, *ch.Credentials.SessionToken).GetCallerIdentity(ctx, &sts.GetCallerIdentityInput{})
+	must(t, err)
+	if *who.Arn != "arn:aws:sts::000000000000:assumed-role/chained/cc" {
+		t.Fatalf("chained: %s", *who.Arn)
+	}
+	// GetSessionToken: a user's temporary credentials act as the user.
+	gst, err := alice.GetSessionToken(ctx, &sts.GetSessionTokenInput{DurationSeconds: aws.Int32(900)})
+	must(t, err)
+	g := gst.Credentials
+	who, err = stsClient(e.srv, *g.AccessKeyId, *g.SecretAccessKey, *g.SessionToken).GetCallerIdentity(ctx, &sts.GetCallerIdentityInput{})
+	must(t, err)
+	if *who.Arn != "arn:aws:iam::000000000000:user/alice" {
+		t.Fatalf("session user: %s", *who.Arn)
+	}
+	_, err = e.srv.ClientWithToken(*g.AccessKeyId, *g.SecretAccessKey, *g.SessionToken, true).ListBuckets(ctx, &s3.ListBucketsInput{})
+	must(t, err)
+	_, err = stsClient(e.srv, *g.AccessKeyId, *g.SecretAccessKey, *g.SessionToken).GetSessionToken(ctx, &sts.GetSessionTokenInput{})
+	wantErr(t, err, "AccessDenied", 403)
+	_, err = stsClient(e.srv, "AKIANOBODY0000000000", "x", "").GetCallerIdentity(ctx, &sts.GetCallerIdentityInput{})
+	wantErr(t, err, "InvalidClientTokenId", 403)
+	_, err = stsClient(e.srv, "AKIAALICE00000000000", "wrong", "").GetCallerIdentity(ctx, &sts.GetCallerIdentityInput{})
+	wantErr(t, err, "SignatureDoesNotMatch", 403)
+	_, err = e.sts.GetCallerIdentity(ctx, &sts.GetCallerIdentityInput{}) // anonymous
+	wantErr(t, err, "MissingAuthenticationToken", 403)
+}
+
+// Old tokens validate until their key is retired; new tokens use the
+// active key.
+func TestKeyRingRotation(t *testing.T) {
+	dir := t.TempDir()
+	e := setup(t, testserver.Options{Dir: dir})
+	ak, sk, tok := e.session(t, 0)
+	_, err := e.srv.ClientWithToken(ak, sk, tok, true).PutObject(ctx, &s3.PutObjectInput{Bucket: aws.String("work"), Key: aws.String(homeKey), Body: strings.NewReader("x")})
+	must(t, err)
+	oldID := e.srv.App.Ring.ActiveID()
+	e.srv.Close()
+
+	newID, err := cairnsts.RotateKey(dir)
+	must(t, err)
+	if newID == oldID {
+		t.Fatal("rotation kept the key id")
+	}
+	srv2 := testserver.Start(t, testserver.Options{Dir: dir, NoSync: true, Config: config(e.iss)})
+	if srv2.App.Ring.ActiveID() != newID {
+		t.Fatalf("active key %s, want %s", srv2.App.Ring.ActiveID(), newID)
+	}
+	e.srv, e.sts = srv2, stsClient(srv2, "", "", "")
+	_, err = srv2.ClientWithToken(ak, sk, tok, true).GetObject(ctx, &s3.GetObjectInput{Bucket: aws.String("work"), Key: aws.String(homeKey)})
+	must(t, err) // sealed by the old key, still valid
+	ak2, sk2, tok2 := e.session(t, 0)
+	srv2.Close()
+
+	must(t, cairnsts.RetireKey(dir, oldID))
+	srv3 := testserver.Start(t, testserver.Options{Dir: dir, NoSync: true, Config: config(e.iss)})
+	_, err = srv3.ClientWithToken(ak, sk, tok, true).GetObject(ctx, &s3.GetObjectInput{Bucket: aws.String("work"), Key: aws.String(homeKey)})
+	wantErr(t, err, "InvalidToken", 400)
+	_, err = srv3.ClientWithToken(ak2, sk2, tok2, true).GetObject(ctx, &s3.GetObjectInput{Bucket: aws.String("work"), Key: aws.String(homeKey)})
+	must(t, err)
+	if fi, err := os.Stat(filepath.Join(dir, "sts-keys.json")); err != nil || fi.Mode().Perm() != 0o600 {
+		t.Fatalf("key ring file mode: %v %v", fi.Mode(), err)
+	}
+}
