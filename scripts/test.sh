@@ -19,6 +19,7 @@ echo "== go test -race"
 go test -race -count=1 ./...
 
 echo "== end-to-end (boto3, aws cli)"
-bin=$(mktemp -d)/cairn
-go build -o "$bin" ./cmd/cairn
-python3 test/e2e/e2e.py "$bin"
+bindir=$(mktemp -d)
+go build -o "$bindir/cairn" ./cmd/cairn
+go build -o "$bindir/oidcfixture" ./test/oidcfixture
+python3 test/e2e/e2e.py "$bindir/cairn" "$bindir/oidcfixture"

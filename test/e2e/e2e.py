@@ -2,13 +2,14 @@
 """End-to-end checks of a built cairn binary with the real clients:
 boto3 (as installed, 1.43) and the aws cli (1.45).
 
-Usage: python3 test/e2e/e2e.py PATH/TO/cairn
+Usage: python3 test/e2e/e2e.py PATH/TO/cairn PATH/TO/oidcfixture
 
 It starts the binary on a free loopback port with a temporary data dir,
 runs every check, stops the server and prints "N passed, M failed".
 Each aws cli run gets its own HOME, as the cli caches state there.
 """
 import hashlib
+import json
 import os
 import re
 import shutil
@@ -17,9 +18,11 @@ import sys
 import tempfile
 import time
 import traceback
+import urllib.parse
 import urllib.request
 
 import boto3
+import botocore
 from botocore.config import Config
 from botocore.exceptions import ClientError
 
@@ -62,13 +65,65 @@ def client_error(fn, code, status):
     raise AssertionError(f"expected {code}, got success")
 
 
+WI_ROLE = "arn:aws:iam::000000000000:role/e2e-web"
+WI_BUCKET = "wi-bucket"
+WI_SUB = "system:serviceaccount:apps:uploader"
+
+
+class Issuer:
+    """The test OIDC issuer (test/oidcfixture) on loopback."""
+
+    def __init__(self, fixture, tmp):
+        self.proc = subprocess.Popen([fixture, "--dir", tmp], stdout=subprocess.PIPE, text=True)
+        info = json.loads(self.proc.stdout.readline())
+        self.url, self.ca_file, self.mint_url = info["issuer"], info["ca_file"], info["mint"]
+
+    def token(self, sub=WI_SUB, aud="sts.amazonaws.com"):
+        q = urllib.parse.urlencode({"sub": sub, "aud": aud})
+        with urllib.request.urlopen(f"{self.mint_url}?{q}") as r:
+            return r.read().decode()
+
+    def stop(self):
+        self.proc.kill()
+        self.proc.wait()
+
+
+def config_for(issuer):
+    host = issuer.url[len("https://"):]
+    return f"""
+oidc_providers:
+  - url: {issuer.url}
+    client_ids: [sts.amazonaws.com]
+    ca_file: {issuer.ca_file}
+roles:
+  - name: e2e-web
+    trust_policy:
+      Version: "2012-10-17"
+      Statement:
+        - Effect: Allow
+          Principal: {{Federated: "arn:aws:iam::000000000000:oidc-provider/{host}"}}
+          Action: sts:AssumeRoleWithWebIdentity
+          Condition:
+            StringEquals: {{"{host}:aud": sts.amazonaws.com}}
+            StringLike: {{"{host}:sub": "system:serviceaccount:apps:*"}}
+    policies:
+      - Version: "2012-10-17"
+        Statement:
+          - {{Effect: Allow, Action: ["s3:*"], Resource: ["arn:aws:s3:::{WI_BUCKET}", "arn:aws:s3:::{WI_BUCKET}/*"]}}
+"""
+
+
 class Server:
-    def __init__(self, binary):
+    def __init__(self, binary, config=""):
         self.tmp = tempfile.mkdtemp(prefix="cairn-e2e-")
         env = dict(os.environ, CAIRN_ROOT_ACCESS_KEY=AK, CAIRN_ROOT_SECRET_KEY=SK)
-        self.proc = subprocess.Popen(
-            [binary, "server", "--listen", "127.0.0.1:0", "--data", os.path.join(self.tmp, "data")],
-            stderr=subprocess.PIPE, text=True, env=env)
+        args = [binary, "server", "--listen", "127.0.0.1:0", "--data", os.path.join(self.tmp, "data")]
+        if config:
+            path = os.path.join(self.tmp, "cairn.yaml")
+            with open(path, "w") as f:
+                f.write(config)
+            args += ["--config", path]
+        self.proc = subprocess.Popen(args, stderr=subprocess.PIPE, text=True, env=env)
         deadline = time.time() + 20
         self.endpoint = None
         while time.time() < deadline:
@@ -116,12 +171,17 @@ AWKWARD = ["plain.txt", "with space.txt", "plus+sign.txt", "percent%20.txt", "un
 
 
 def main():
-    binary = sys.argv[1]
-    srv = Server(binary)
+    binary, fixture = sys.argv[1], sys.argv[2]
+    fixture_tmp = tempfile.mkdtemp(prefix="oidc-e2e-")
+    issuer = Issuer(fixture, fixture_tmp)
+    srv = Server(binary, config_for(issuer))
     try:
         run_all(srv)
+        run_web_identity(srv, issuer)
     finally:
         srv.stop()
+        issuer.stop()
+        shutil.rmtree(fixture_tmp, ignore_errors=True)
     print(f"{passed} passed, {failed} failed")
     sys.exit(1 if failed else 0)
 
@@ -300,6 +360,90 @@ def run_all(srv):
         aws(srv, "s3", "rb", f"s3://{BUCKET}")
         client_error(lambda: s3.head_bucket(Bucket=BUCKET), "404", 404)
     rm()
+
+
+def web_identity_env(srv, token, home):
+    """The environment of a workload that holds only an OIDC token file."""
+    path = os.path.join(home, "token")
+    with open(path, "w") as f:
+        f.write(token + "\n")  # as Kubernetes projects it
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
+    env.update(HOME=home, AWS_WEB_IDENTITY_TOKEN_FILE=path, AWS_ROLE_ARN=WI_ROLE, AWS_ROLE_SESSION_NAME="e2e-cli",
+               AWS_ENDPOINT_URL_STS=srv.endpoint, AWS_DEFAULT_REGION="us-east-1")
+    return env
+
+
+def run_web_identity(srv, issuer):
+    root = boto3.client("s3", endpoint_url=srv.endpoint, aws_access_key_id=AK, aws_secret_access_key=SK, region_name="us-east-1")
+    root.create_bucket(Bucket=WI_BUCKET)
+
+    @check("boto3 default chain with AWS_WEB_IDENTITY_TOKEN_FILE: put, get, list, multipart, presigned GET by curl")
+    def boto3_web_identity():
+        home = tempfile.mkdtemp(dir=srv.tmp)
+        env = web_identity_env(srv, issuer.token(), home)
+        saved = dict(os.environ)
+        try:
+            for k in list(os.environ):
+                if k.startswith("AWS_"):
+                    del os.environ[k]
+            os.environ.update(env)
+            session = boto3.Session()
+            creds = session.get_credentials().get_frozen_credentials()
+            assert creds.access_key.startswith("ASIA") and creds.token, creds.access_key
+            sts = session.client("sts")
+            who = sts.get_caller_identity()
+            eq(who["Arn"], "arn:aws:sts::000000000000:assumed-role/e2e-web/e2e-cli", "caller")
+            s3 = session.client("s3", endpoint_url=srv.endpoint, config=Config(signature_version="s3v4", retries={"max_attempts": 1}))
+            s3.put_object(Bucket=WI_BUCKET, Key="wi/hello.txt", Body=b"hello from a pod")
+            eq(s3.get_object(Bucket=WI_BUCKET, Key="wi/hello.txt")["Body"].read(), b"hello from a pod", "get")
+            eq([o["Key"] for o in s3.list_objects_v2(Bucket=WI_BUCKET, Prefix="wi/")["Contents"]], ["wi/hello.txt"], "list")
+            big = os.path.join(home, "big.bin")
+            with open(big, "wb") as f:
+                f.write(os.urandom(12 << 20))
+            from boto3.s3.transfer import TransferConfig
+            s3.upload_file(big, WI_BUCKET, "wi/big.bin", Config=TransferConfig(multipart_threshold=5 << 20, multipart_chunksize=5 << 20))
+            head = s3.head_object(Bucket=WI_BUCKET, Key="wi/big.bin")
+            assert head["ETag"].endswith('-3"'), head["ETag"]
+            url = s3.generate_presigned_url("get_object", Params={"Bucket": WI_BUCKET, "Key": "wi/hello.txt"}, ExpiresIn=300)
+            assert "X-Amz-Security-Token=" in url, url
+            out = subprocess.run(["curl", "-sS", "-f", url], capture_output=True, timeout=30)
+            eq(out.returncode, 0, "curl exit: " + out.stderr.decode())
+            eq(out.stdout, b"hello from a pod", "presigned body")
+            client_error(lambda: s3.create_bucket(Bucket="not-allowed"), "AccessDenied", 403)
+        finally:
+            os.environ.clear()
+            os.environ.update(saved)
+    boto3_web_identity()
+
+    @check("aws cli with AWS_WEB_IDENTITY_TOKEN_FILE: sts get-caller-identity, s3 cp, ls")
+    def cli_web_identity():
+        home = tempfile.mkdtemp(dir=srv.tmp)
+        env = web_identity_env(srv, issuer.token(), home)
+        def cli(*args):
+            p = subprocess.run(["aws"] + list(args), capture_output=True, text=True, env=env, timeout=120)
+            if p.returncode != 0:
+                raise AssertionError(f"aws {' '.join(args)}: {p.stderr}")
+            return p.stdout
+        out = cli("sts", "get-caller-identity", "--output", "json")
+        assert "assumed-role/e2e-web/e2e-cli" in out, out
+        src = os.path.join(home, "f.txt")
+        with open(src, "w") as f:
+            f.write("cli upload")
+        cli("--endpoint-url", srv.endpoint, "s3", "cp", "--only-show-errors", src, f"s3://{WI_BUCKET}/cli/f.txt")
+        out = cli("--endpoint-url", srv.endpoint, "s3", "ls", f"s3://{WI_BUCKET}/cli/")
+        assert "f.txt" in out, out
+        eq(root.get_object(Bucket=WI_BUCKET, Key="cli/f.txt")["Body"].read(), b"cli upload", "cli object")
+    cli_web_identity()
+
+    @check("a wrong audience is InvalidIdentityToken, an outsider's sub is AccessDenied")
+    def refused():
+        sts = boto3.client("sts", endpoint_url=srv.endpoint, region_name="us-east-1",
+                           config=Config(signature_version=botocore.UNSIGNED, retries={"max_attempts": 1}))
+        client_error(lambda: sts.assume_role_with_web_identity(RoleArn=WI_ROLE, RoleSessionName="x1", WebIdentityToken=issuer.token(aud="nope")),
+                     "InvalidIdentityToken", 400)
+        client_error(lambda: sts.assume_role_with_web_identity(RoleArn=WI_ROLE, RoleSessionName="x1", WebIdentityToken=issuer.token(sub="system:serviceaccount:other:x")),
+                     "AccessDenied", 403)
+    refused()
 
 
 if __name__ == "__main__":
