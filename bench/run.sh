@@ -8,11 +8,21 @@ tmp=$(mktemp -d)
 trap 'kill $pid 2>/dev/null; rm -rf "$tmp"' EXIT
 go build -o "$tmp/cairn" ./cmd/cairn
 go build -o "$tmp/load" ./bench/load
-export AWS_ACCESS_KEY_ID=AKIALOADTEST00000000 AWS_SECRET_ACCESS_KEY=load-test-secret-0000
+# A user with a policy, so that every request is authorized by the policy
+# engine, as real traffic is; -compare-session uses its GetSessionToken.
+export AWS_ACCESS_KEY_ID=AKIABENCHUSER0000000 AWS_SECRET_ACCESS_KEY=bench-user-secret-00000000
+cat > "$tmp/cairn.yaml" <<YAML
+users:
+  - name: bench
+    access_key: $AWS_ACCESS_KEY_ID
+    secret_key: $AWS_SECRET_ACCESS_KEY
+    policies:
+      - {Version: "2012-10-17", Statement: [{Effect: Allow, Action: ["s3:*"], Resource: "*"}]}
+YAML
 start() {
   rm -rf "$tmp/data"
-  CAIRN_ROOT_ACCESS_KEY=$AWS_ACCESS_KEY_ID CAIRN_ROOT_SECRET_KEY=$AWS_SECRET_ACCESS_KEY \
-    "$tmp/cairn" server --listen 127.0.0.1:19000 --data "$tmp/data" --log-level warn 2>"$tmp/log" &
+  CAIRN_ROOT_ACCESS_KEY=AKIABENCHROOT0000000 CAIRN_ROOT_SECRET_KEY=bench-root-secret-000000 \
+    "$tmp/cairn" server --listen 127.0.0.1:19000 --data "$tmp/data" --config "$tmp/cairn.yaml" --log-level warn 2>"$tmp/log" &
   pid=$!
   sleep 1
 }
@@ -23,7 +33,8 @@ d=${DURATION:-10s}
 start
 "$tmp/load" -endpoint $ep -op put -size 4096 -c 16 -d "$d"
 "$tmp/load" -endpoint $ep -op get -size 4096 -c 16 -d "$d" -baseline
-"$tmp/load" -endpoint $ep -op head -size 4096 -c 16 -d "$d"
+"$tmp/load" -endpoint $ep -op get -size 4096 -c 16 -d "$d" -compare-session
+"$tmp/load" -endpoint $ep -op head -size 4096 -c 16 -d "$d" -compare-session
 "$tmp/load" -endpoint $ep -op put -size $((64<<20)) -c 16 -keys 16 -d "$d"
 "$tmp/load" -endpoint $ep -op get -size $((64<<20)) -c 16 -keys 16 -d "$d"
 peak

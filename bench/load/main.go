@@ -13,6 +13,7 @@ import (
 	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/hex"
+	"encoding/xml"
 	"flag"
 	"fmt"
 	"io"
@@ -23,6 +24,7 @@ import (
 	"os"
 	"sort"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -41,6 +43,7 @@ func main() {
 	keys := flag.Int("keys", 64, "distinct keys (GET reads them round-robin; PUT writes them)")
 	bucket := flag.String("bucket", "loadtest", "bucket (created if missing)")
 	baseline := flag.Bool("baseline", false, "also measure a bare net/http handler serving the same bytes from memory")
+	compareSession := flag.Bool("compare-session", false, "also run with temporary credentials (GetSessionToken of -ak) and report the ratio")
 	flag.Parse()
 
 	u, err := url.Parse(*endpoint)
@@ -78,6 +81,26 @@ func main() {
 	})
 	res.print(fmt.Sprintf("cairn %s %dB c=%d", *op, *size, *conc))
 
+	if *compareSession {
+		sc, err := c.sessionClient()
+		if err != nil {
+			log.Fatalf("GetSessionToken: %v", err)
+		}
+		sres := run(*conc, *dur, func(worker, i int) (int, int64) {
+			key := fmt.Sprintf("/%s/obj-%d", *bucket, (worker*7919+i)%*keys)
+			switch *op {
+			case "put":
+				return sc.do("PUT", key, body, true), int64(len(body))
+			case "head":
+				return sc.do("HEAD", key, nil, true), 0
+			default:
+				return sc.do("GET", key, nil, true), int64(len(body))
+			}
+		})
+		sres.print(fmt.Sprintf("cairn %s %dB c=%d session", *op, *size, *conc))
+		fmt.Printf("session/static ops ratio: %.1f%%\n", 100*sres.opsPerSec()/res.opsPerSec())
+	}
+
 	if *baseline && *op == "get" {
 		ln, err := net.Listen("tcp", "127.0.0.1:0")
 		if err != nil {
@@ -101,6 +124,7 @@ func main() {
 
 type client struct {
 	endpoint, host, ak, sk string
+	token                  string // session token, for temporary credentials
 	http                   *http.Client
 	bodyHash               string
 	keyDate                atomic.Value // string date + key
@@ -144,15 +168,61 @@ func (c *client) sign(req *http.Request, body []byte) {
 		dk = dayKey{date, sigv4.SigningKey(c.sk, date, "us-east-1", "s3")}
 		c.keyDate.Store(dk)
 	}
-	cr := req.Method + "\n" + req.URL.EscapedPath() + "\n\nhost:" + c.host + "\nx-amz-content-sha256:" + ph + "\nx-amz-date:" + amzDate +
-		"\n\nhost;x-amz-content-sha256;x-amz-date\n" + ph
+	signed := "host;x-amz-content-sha256;x-amz-date"
+	cr := req.Method + "\n" + req.URL.EscapedPath() + "\n\nhost:" + c.host + "\nx-amz-content-sha256:" + ph + "\nx-amz-date:" + amzDate + "\n"
+	if c.token != "" {
+		signed += ";x-amz-security-token"
+		cr += "x-amz-security-token:" + c.token + "\n"
+		req.Header.Set("X-Amz-Security-Token", c.token)
+	}
+	cr += "\n" + signed + "\n" + ph
 	scope := date + "/us-east-1/s3/aws4_request"
 	sts := sigv4.StringToSign(amzDate, scope, []byte(cr))
 	m := hmac.New(sha256.New, dk.key)
 	m.Write(sts)
 	req.Header.Set("X-Amz-Date", amzDate)
 	req.Header.Set("X-Amz-Content-Sha256", ph)
-	req.Header.Set("Authorization", sigv4.Algorithm+" Credential="+c.ak+"/"+scope+", SignedHeaders=host;x-amz-content-sha256;x-amz-date, Signature="+hex.EncodeToString(m.Sum(nil)))
+	req.Header.Set("Authorization", sigv4.Algorithm+" Credential="+c.ak+"/"+scope+", SignedHeaders="+signed+", Signature="+hex.EncodeToString(m.Sum(nil)))
+}
+
+// sessionClient calls STS GetSessionToken with c's keys and returns a
+// client that signs with the temporary credentials.
+func (c *client) sessionClient() (*client, error) {
+	body := "Action=GetSessionToken&Version=2011-06-15&DurationSeconds=3600"
+	req, _ := http.NewRequest("POST", c.endpoint+"/", strings.NewReader(body))
+	now := time.Now().UTC()
+	amzDate := now.Format(sigv4.TimeFormat)
+	sum := sha256.Sum256([]byte(body))
+	ph := hex.EncodeToString(sum[:])
+	scope := amzDate[:8] + "/us-east-1/sts/aws4_request"
+	cr := "POST\n/\n\ncontent-type:application/x-www-form-urlencoded\nhost:" + c.host + "\nx-amz-date:" + amzDate +
+		"\n\ncontent-type;host;x-amz-date\n" + ph
+	m := hmac.New(sha256.New, sigv4.SigningKey(c.sk, amzDate[:8], "us-east-1", "sts"))
+	m.Write(sigv4.StringToSign(amzDate, scope, []byte(cr)))
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	req.Header.Set("X-Amz-Date", amzDate)
+	req.Header.Set("Authorization", sigv4.Algorithm+" Credential="+c.ak+"/"+scope+", SignedHeaders=content-type;host;x-amz-date, Signature="+hex.EncodeToString(m.Sum(nil)))
+	resp, err := c.http.Do(req)
+	if err != nil {
+		return nil, err
+	}
+	defer resp.Body.Close()
+	var out struct {
+		Creds struct {
+			AccessKeyID     string `xml:"AccessKeyId"`
+			SecretAccessKey string `xml:"SecretAccessKey"`
+			SessionToken    string `xml:"SessionToken"`
+		} `xml:"GetSessionTokenResult>Credentials"`
+	}
+	b, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode != 200 {
+		return nil, fmt.Errorf("status %d: %s", resp.StatusCode, b)
+	}
+	if err := xml.Unmarshal(b, &out); err != nil {
+		return nil, err
+	}
+	return &client{endpoint: c.endpoint, host: c.host, ak: out.Creds.AccessKeyID, sk: out.Creds.SecretAccessKey, token: out.Creds.SessionToken,
+		http: c.http, bodyHash: c.bodyHash}, nil
 }
 
 type result struct {

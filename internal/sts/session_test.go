@@ -38,6 +38,16 @@ func (e *env) session(t *testing.T, duration int32) (ak, sk, tok string) {
 	return *out.Credentials.AccessKeyId, *out.Credentials.SecretAccessKey, *out.Credentials.SessionToken
 }
 
+// sessionB is session for benchmarks.
+func (e *env) sessionB(b *testing.B) (ak, sk, tok string) {
+	out, err := e.sts.AssumeRoleWithWebIdentity(ctx, &sts.AssumeRoleWithWebIdentityInput{RoleArn: aws.String("arn:aws:iam::000000000000:role/ci"),
+		RoleSessionName: aws.String("bench"), WebIdentityToken: aws.String(oidctest.Sign(e.rsa, e.iss.Claims("repo:octo/demo", aud)))})
+	if err != nil {
+		b.Fatal(err)
+	}
+	return *out.Credentials.AccessKeyId, *out.Credentials.SecretAccessKey, *out.Credentials.SessionToken
+}
+
 const homeKey = "home/repo:octo/demo/file"
 
 func TestSessionTokenFailuresOnS3(t *testing.T) {
