@@ -95,6 +95,21 @@ func (p *Principal) AddContext(ctx policy.Context) {
 	}
 }
 
+// NeedsContext reports whether any of p's policies reads condition keys.
+func (p *Principal) NeedsContext() bool {
+	for _, x := range p.Policies {
+		if x.UsesContext() {
+			return true
+		}
+	}
+	for _, x := range p.SessionPolicies {
+		if x.UsesContext() {
+			return true
+		}
+	}
+	return false
+}
+
 // Decide evaluates what p's own policies say about r: Allow needs an
 // allow in the identity policies and, for a session with a session
 // policy, in the session policy too; any deny wins. Root may do

@@ -41,7 +41,14 @@ type Policy struct {
 	Statements []*Statement
 	// Text is the document as given (for size accounting and display).
 	Text string
+	// usesContext is set when a condition or a policy variable reads the
+	// request context.
+	usesContext bool
 }
+
+// UsesContext reports whether evaluating p can read condition keys; when
+// no policy of a decision does, the caller may skip building the context.
+func (p *Policy) UsesContext() bool { return p.usesContext }
 
 // Statement is one compiled statement.
 type Statement struct {
@@ -124,6 +131,14 @@ func Parse(name, text string, kind Kind) (*Policy, error) {
 			return nil, errf("Statement[%d]: %s", i, err.(*Error).Reason)
 		}
 		p.Statements = append(p.Statements, cs)
+		if len(cs.conditions) > 0 {
+			p.usesContext = true
+		}
+		for _, r := range cs.resources {
+			if r.items == nil {
+				p.usesContext = true
+			}
+		}
 	}
 	return p, nil
 }

@@ -42,6 +42,9 @@ var opActions = map[string]struct {
 	opListParts:               {"s3:ListMultipartUploadParts", true},
 }
 
+// emptyContext is shared, and never written to.
+var emptyContext = policy.Context{}
+
 func bucketARN(bucket string) string { return "arn:aws:s3:::" + bucket }
 
 func objectARN(bucket, key string) string { return "arn:aws:s3:::" + bucket + "/" + key }
@@ -114,7 +117,6 @@ func (s *Server) authorize(req *request) error {
 	case req.bucket != "":
 		resource = bucketARN(req.bucket)
 	}
-	req.context = s.requestContext(req)
 	return s.allow(req, a.action, resource)
 }
 
@@ -125,7 +127,12 @@ func (s *Server) allow(req *request, action, resource string) error {
 		return nil
 	}
 	if req.context == nil {
-		req.context = s.requestContext(req)
+		if req.principal.NeedsContext() {
+			req.context = s.requestContext(req)
+		} else {
+			// No condition or variable can read it: skip building it.
+			req.context = emptyContext
+		}
 	}
 	d := identity.Decide(req.principal, &policy.Request{Action: action, Resource: resource, Context: req.context})
 	if d.Effect == policy.Allow {

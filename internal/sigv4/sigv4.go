@@ -374,9 +374,15 @@ func checkUnsignedHeaders(r *http.Request, signed []string) error {
 		if len(name) < 6 || !strings.EqualFold(name[:6], "x-amz-") {
 			continue
 		}
-		lower := strings.ToLower(name)
-		if !contains(signed, lower) {
-			missing = append(missing, lower)
+		found := false
+		for _, s := range signed {
+			if strings.EqualFold(s, name) {
+				found = true
+				break
+			}
+		}
+		if !found {
+			missing = append(missing, strings.ToLower(name))
 		}
 	}
 	if len(missing) == 0 {
@@ -412,7 +418,8 @@ func (v *Verifier) checkSignature(r *http.Request, res *Result, signed []string,
 		}
 		cr = CanonicalRequest(r.Method, u, query, r, signed, payloadHash)
 		sts := StringToSign(amzDate, res.Scope, cr)
-		if subtle.ConstantTimeCompare(hmacSHA256(res.SigningKey, sts), want) == 1 {
+		sum := hmacSum(res.SigningKey, sts)
+		if subtle.ConstantTimeCompare(sum[:], want) == 1 {
 			return nil
 		}
 	}
@@ -437,6 +444,29 @@ func StringToSign(amzDate, scope string, canonicalRequest []byte) []byte {
 	b = append(b, '\n')
 	b = hex.AppendEncode(b, sum[:])
 	return b
+}
+
+// hmacSum is HMAC-SHA256 for keys of at most one block, without heap
+// allocation: it runs once per request.
+func hmacSum(key, data []byte) [sha256.Size]byte {
+	var pad [64]byte
+	copy(pad[:], key)
+	var buf [512]byte
+	inner := buf[:0]
+	if 64+len(data) > len(buf) {
+		inner = make([]byte, 0, 64+len(data))
+	}
+	for i := range pad {
+		inner = append(inner, pad[i]^0x36)
+	}
+	inner = append(inner, data...)
+	ih := sha256.Sum256(inner)
+	var outer [64 + sha256.Size]byte
+	for i := range pad {
+		outer[i] = pad[i] ^ 0x5c
+	}
+	copy(outer[64:], ih[:])
+	return sha256.Sum256(outer[:])
 }
 
 func hmacSHA256(key, data []byte) []byte {

@@ -370,3 +370,14 @@ func BenchmarkVerifyHeader(b *testing.B) {
 		}
 	}
 }
+
+func TestHMACSumMatchesCryptoHMAC(t *testing.T) {
+	key := SigningKey(testSecret, "20250102", "us-east-1", "s3")
+	for _, n := range []int{0, 1, 63, 64, 200, 447, 448, 449, 1000} {
+		data := []byte(strings.Repeat("d", n))
+		got := hmacSum(key, data)
+		if !bytes.Equal(got[:], hmacSHA256(key, data)) {
+			t.Fatalf("len %d: differs", n)
+		}
+	}
+}

@@ -2,7 +2,6 @@ package store
 
 import (
 	"bytes"
-	"encoding/json"
 	"fmt"
 	"os"
 	"sync"
@@ -46,7 +45,7 @@ func millionKeyStore(b *testing.B) *Local {
 						info := ObjectInfo{Size: 4096, ETag: "d41d8cd98f00b204e9800998ecf8427e", Modified: now,
 							Headers:  map[string]string{"Content-Type": "application/octet-stream"},
 							Segments: []Segment{{Blob: fmt.Sprintf("%032x", dd*1000+f), Size: 4096, Inline: true}}}
-						v, _ := json.Marshal(&info)
+						v := encodeObject(&info)
 						if err := objs.Put([]byte(fmt.Sprintf("data/dir-%04d/file-%06d.bin", dd, f)), v); err != nil {
 							return err
 						}

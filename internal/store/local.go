@@ -109,7 +109,7 @@ func (s *Local) collectGarbage() error {
 		err := objs.ForEach(func(name, _ []byte) error {
 			return objs.Bucket(name).ForEach(func(_, v []byte) error {
 				var info ObjectInfo
-				if err := json.Unmarshal(v, &info); err != nil {
+				if err := decodeObject(v, &info, true); err != nil {
 					return err
 				}
 				for _, seg := range info.Segments {

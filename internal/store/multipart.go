@@ -307,11 +307,7 @@ func (s *Local) CompleteUpload(_ context.Context, bucket, key, id string, want [
 				return err
 			}
 		}
-		v, err := json.Marshal(&info)
-		if err != nil {
-			return err
-		}
-		return objs.Put([]byte(key), v)
+		return objs.Put([]byte(key), encodeObject(&info))
 	})
 	if err == nil {
 		s.blobs.remove(dead)

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/hex"
-	"encoding/json"
 	"errors"
 	"io"
 	"io/fs"
@@ -49,12 +48,9 @@ func (s *Local) PutObject(ctx context.Context, bucket, key string, body io.Reade
 // commitObject writes info under key (and the inline bytes of its single
 // segment, if any), then deletes the blobs of the object it replaced.
 func (s *Local) commitObject(bucket, key string, info *ObjectInfo, inline []byte) error {
-	val, err := json.Marshal(info)
-	if err != nil {
-		return err
-	}
+	val := encodeObject(info)
 	var dead []string
-	err = s.commit.update(func(tx *bolt.Tx) error {
+	err := s.commit.update(func(tx *bolt.Tx) error {
 		dead = dead[:0]
 		objs, err := objects(tx, bucket)
 		if err != nil {
@@ -82,7 +78,7 @@ func (s *Local) commitObject(bucket, key string, info *ObjectInfo, inline []byte
 // appends its file blobs to dead, to be removed after the commit.
 func dropSegments(tx *bolt.Tx, old []byte, dead []string) ([]string, error) {
 	var info ObjectInfo
-	if err := json.Unmarshal(old, &info); err != nil {
+	if err := decodeObject(old, &info, true); err != nil {
 		return dead, err
 	}
 	inl := tx.Bucket(inlineRoot)
@@ -110,7 +106,7 @@ func (s *Local) HeadObject(_ context.Context, bucket, key string) (ObjectInfo, e
 		if v == nil {
 			return ErrNoSuchKey
 		}
-		return json.Unmarshal(v, &info)
+		return decodeObject(v, &info, true)
 	})
 	info.Key = key
 	return info, err
@@ -149,7 +145,7 @@ func (s *Local) openOnce(bucket, key string) (*localObject, error) {
 		if v == nil {
 			return ErrNoSuchKey
 		}
-		if err := json.Unmarshal(v, &o.info); err != nil {
+		if err := decodeObject(v, &o.info, true); err != nil {
 			return err
 		}
 		o.files = make([]*os.File, len(o.info.Segments))
@@ -257,7 +253,7 @@ func (s *Local) UpdateObject(_ context.Context, bucket, key string, fn func(*Obj
 			return ErrNoSuchKey
 		}
 		info = ObjectInfo{}
-		if err := json.Unmarshal(v, &info); err != nil {
+		if err := decodeObject(v, &info, true); err != nil {
 			return err
 		}
 		segs := info.Segments
@@ -265,11 +261,7 @@ func (s *Local) UpdateObject(_ context.Context, bucket, key string, fn func(*Obj
 			return err
 		}
 		info.Segments = segs
-		nv, err := json.Marshal(&info)
-		if err != nil {
-			return err
-		}
-		return objs.Put([]byte(key), nv)
+		return objs.Put([]byte(key), encodeObject(&info))
 	})
 	info.Key = key
 	return info, err
@@ -293,10 +285,9 @@ func (s *Local) ListObjects(_ context.Context, bucket string, opts ListOptions) 
 		walkKeys(objs.Cursor(), opts.Prefix, opts.Delimiter, opts.Marker, maxKeys, &res,
 			func(k, v []byte) error {
 				info := ObjectInfo{Key: string(k)}
-				if err := json.Unmarshal(v, &info); err != nil {
+				if err := decodeObject(v, &info, false); err != nil {
 					return err
 				}
-				info.Segments = nil
 				res.Objects = append(res.Objects, info)
 				return nil
 			})

@@ -10,8 +10,10 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"reflect"
 	"sync"
 	"testing"
+	"time"
 )
 
 var ctx = context.Background()
@@ -329,5 +331,24 @@ func TestListWalk(t *testing.T) {
 	must(t, err)
 	if len(res.Objects) != 1 || res.Objects[0].Key != "c/1" || fmt.Sprint(res.CommonPrefixes) != "[c/2/]" || res.IsTruncated {
 		t.Fatalf("prefix c/: %+v", res)
+	}
+}
+
+func TestRecordCodecRoundTrip(t *testing.T) {
+	in := ObjectInfo{Size: 1 << 40, ETag: "abc-3", Modified: time.Unix(1700000000, 123456789).UTC(),
+		Headers: map[string]string{"Content-Type": "text/plain", "Cache-Control": "no-cache"}, Meta: map[string]string{"a": "1", "é": "ü"},
+		Tags: []Tag{{"k", "v"}, {"k2", ""}}, Checksum: &Checksum{Algorithm: "CRC32", Value: "AAAAAA==-3", Type: "COMPOSITE"}, PartsCount: 3,
+		Segments: []Segment{{Blob: "b1", Size: 5 << 20}, {Blob: "b2", Size: 10, Inline: true}}}
+	var out ObjectInfo
+	must(t, decodeObject(encodeObject(&in), &out, true))
+	if !reflect.DeepEqual(in, out) {
+		t.Fatalf("round trip:\n%+v\n%+v", in, out)
+	}
+	enc := encodeObject(&in)
+	for i := 0; i < len(enc); i++ { // every truncation is an error, never a panic
+		var x ObjectInfo
+		if err := decodeObject(enc[:i], &x, true); err == nil {
+			t.Fatalf("truncated record of %d bytes decoded", i)
+		}
 	}
 }
