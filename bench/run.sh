@@ -33,8 +33,8 @@ d=${DURATION:-10s}
 start
 "$tmp/load" -endpoint $ep -op put -size 4096 -c 16 -d "$d"
 "$tmp/load" -endpoint $ep -op get -size 4096 -c 16 -d "$d" -baseline
-"$tmp/load" -endpoint $ep -op get -size 4096 -c 16 -d "$d" -compare-session
-"$tmp/load" -endpoint $ep -op head -size 4096 -c 16 -d "$d" -compare-session
+"$tmp/load" -endpoint $ep -op get -size 4096 -c 16 -d "${ROUND:-5s}" -compare-session -rounds 5
+"$tmp/load" -endpoint $ep -op head -size 4096 -c 16 -d "${ROUND:-5s}" -compare-session -rounds 5
 "$tmp/load" -endpoint $ep -op put -size $((64<<20)) -c 16 -keys 16 -d "$d"
 "$tmp/load" -endpoint $ep -op get -size $((64<<20)) -c 16 -keys 16 -d "$d"
 peak

@@ -44,6 +44,7 @@ func main() {
 	bucket := flag.String("bucket", "loadtest", "bucket (created if missing)")
 	baseline := flag.Bool("baseline", false, "also measure a bare net/http handler serving the same bytes from memory")
 	compareSession := flag.Bool("compare-session", false, "also run with temporary credentials (GetSessionToken of -ak) and report the ratio")
+	rounds := flag.Int("rounds", 1, "with -compare-session: alternate static and session runs this many times and report the median ratio")
 	flag.Parse()
 
 	u, err := url.Parse(*endpoint)
@@ -86,19 +87,31 @@ func main() {
 		if err != nil {
 			log.Fatalf("GetSessionToken: %v", err)
 		}
-		sres := run(*conc, *dur, func(worker, i int) (int, int64) {
-			key := fmt.Sprintf("/%s/obj-%d", *bucket, (worker*7919+i)%*keys)
-			switch *op {
-			case "put":
-				return sc.do("PUT", key, body, true), int64(len(body))
-			case "head":
-				return sc.do("HEAD", key, nil, true), 0
-			default:
-				return sc.do("GET", key, nil, true), int64(len(body))
+		with := func(cl *client) func(worker, i int) (int, int64) {
+			return func(worker, i int) (int, int64) {
+				key := fmt.Sprintf("/%s/obj-%d", *bucket, (worker*7919+i)%*keys)
+				switch *op {
+				case "put":
+					return cl.do("PUT", key, body, true), int64(len(body))
+				case "head":
+					return cl.do("HEAD", key, nil, true), 0
+				default:
+					return cl.do("GET", key, nil, true), int64(len(body))
+				}
 			}
-		})
-		sres.print(fmt.Sprintf("cairn %s %dB c=%d session", *op, *size, *conc))
-		fmt.Printf("session/static ops ratio: %.1f%%\n", 100*sres.opsPerSec()/res.opsPerSec())
+		}
+		var ratios []float64
+		for r := 0; r < *rounds; r++ {
+			if r > 0 {
+				res = run(*conc, *dur, with(c))
+				res.print(fmt.Sprintf("cairn %s %dB c=%d", *op, *size, *conc))
+			}
+			sres := run(*conc, *dur, with(sc))
+			sres.print(fmt.Sprintf("cairn %s %dB c=%d session", *op, *size, *conc))
+			ratios = append(ratios, 100*sres.opsPerSec()/res.opsPerSec())
+		}
+		sort.Float64s(ratios)
+		fmt.Printf("session/static ops ratio: median %.1f%% of %d rounds %v\n", ratios[len(ratios)/2], len(ratios), fmtRatios(ratios))
 	}
 
 	if *baseline && *op == "get" {
@@ -120,6 +133,14 @@ func main() {
 		fmt.Printf("cairn/baseline ops ratio: %.1f%%\n", 100*res.opsPerSec()/base.opsPerSec())
 		srv.Close()
 	}
+}
+
+func fmtRatios(r []float64) string {
+	s := make([]string, len(r))
+	for i, x := range r {
+		s[i] = fmt.Sprintf("%.1f%%", x)
+	}
+	return strings.Join(s, " ")
 }
 
 type client struct {

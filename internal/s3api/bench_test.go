@@ -12,6 +12,8 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	v4 "github.com/aws/aws-sdk-go-v2/aws/signer/v4"
+	"github.com/aws/aws-sdk-go-v2/credentials"
+	"github.com/aws/aws-sdk-go-v2/service/sts"
 
 	"github.com/cairn-io/cairn/internal/testserver"
 )
@@ -118,3 +120,50 @@ func BenchmarkGetObject4KiB(b *testing.B) { benchGetHandler(b, 4<<10) }
 func BenchmarkGetObject1MiB(b *testing.B) { benchGetHandler(b, 1<<20) }
 
 var _ = fmt.Sprint
+
+// sessionCreds gets temporary credentials of the bench user.
+func sessionCreds(b *testing.B, s *testserver.Server) aws.Credentials {
+	c := sts.New(sts.Options{Region: "us-east-1", BaseEndpoint: aws.String(s.URL), HTTPClient: s.HTTPClient(),
+		Credentials: credentials.NewStaticCredentialsProvider("AKIABENCH00000000000", "bench-secret-0000000000", "")})
+	out, err := c.GetSessionToken(ctx, &sts.GetSessionTokenInput{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	return aws.Credentials{AccessKeyID: *out.Credentials.AccessKeyId, SecretAccessKey: *out.Credentials.SecretAccessKey, SessionToken: *out.Credentials.SessionToken}
+}
+
+// benchRead runs signed GET or HEAD requests of a 4 KiB object through the
+// handler, with static or temporary credentials.
+func benchRead(b *testing.B, method string, session bool) {
+	s := testserver.Start(b, testserver.Options{NoSync: true, Config: benchConfig})
+	newBucketB(b, s)
+	put := signedRequest(b, "PUT", s.URL+"/bench/obj", bytes.Repeat([]byte("x"), 4096))
+	s.App.Handler.ServeHTTP(&discardWriter{h: http.Header{}}, put)
+	creds := aws.Credentials{AccessKeyID: "AKIABENCH00000000000", SecretAccessKey: "bench-secret-0000000000"}
+	if session {
+		creds = sessionCreds(b, s)
+	}
+	req, _ := http.NewRequest(method, s.URL+"/bench/obj", nil)
+	req.Header.Set("X-Amz-Content-Sha256", sigv4EmptySHA)
+	signer := v4.NewSigner(func(o *v4.SignerOptions) { o.DisableURIPathEscaping = true })
+	if err := signer.SignHTTP(ctx, creds, req, sigv4EmptySHA, "s3", "us-east-1", time.Now()); err != nil {
+		b.Fatal(err)
+	}
+	req.RequestURI = req.URL.RequestURI()
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		w := &discardWriter{h: http.Header{}}
+		s.App.Handler.ServeHTTP(w, req)
+		w.ok(b)
+	}
+}
+
+const sigv4EmptySHA = "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
+
+func BenchmarkRead4KiB(b *testing.B) {
+	for _, m := range []string{"GET", "HEAD"} {
+		b.Run(m+"/static", func(b *testing.B) { benchRead(b, m, false) })
+		b.Run(m+"/session", func(b *testing.B) { benchRead(b, m, true) })
+	}
+}

@@ -138,7 +138,11 @@ func appendCanonicalHeaders(b []byte, r *http.Request, signed []string) []byte {
 				b = strconv.AppendInt(b, r.ContentLength, 10)
 			}
 		default:
-			for i, v := range r.Header[http.CanonicalHeaderKey(name)] {
+			key, ok := canonicalNames[name]
+			if !ok {
+				key = http.CanonicalHeaderKey(name)
+			}
+			for i, v := range r.Header[key] {
 				if i > 0 {
 					b = append(b, ',')
 				}
@@ -150,10 +154,26 @@ func appendCanonicalHeaders(b []byte, r *http.Request, signed []string) []byte {
 	return b
 }
 
+// canonicalNames are the header names the SDKs sign, in net/http's form,
+// so that the lookup does not build the canonical key per request.
+var canonicalNames = func() map[string]string {
+	m := map[string]string{}
+	for _, n := range []string{"x-amz-date", "x-amz-content-sha256", "x-amz-security-token", "content-type", "content-md5",
+		"amz-sdk-invocation-id", "amz-sdk-request", "accept-encoding", "x-amz-checksum-crc32", "x-amz-sdk-checksum-algorithm",
+		"x-amz-checksum-mode", "x-amz-decoded-content-length", "x-amz-trailer", "content-encoding", "range", "x-amz-copy-source",
+		"x-amz-metadata-directive", "x-amz-tagging", "if-match", "if-none-match", "date"} {
+		m[n] = http.CanonicalHeaderKey(n)
+	}
+	return m
+}()
+
 // appendTrimmed appends v with leading and trailing spaces removed and inner
 // runs of spaces folded to one, as SigV4 canonical header values require.
 func appendTrimmed(b []byte, v string) []byte {
 	v = strings.TrimSpace(v)
+	if !strings.Contains(v, "  ") && strings.IndexByte(v, '\t') < 0 {
+		return append(b, v...) // the common case: nothing to fold
+	}
 	space := false
 	for i := 0; i < len(v); i++ {
 		c := v[i]
