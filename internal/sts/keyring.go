@@ -102,7 +102,9 @@ var errBadToken = errors.New("malformed or unauthenticated token")
 
 // open authenticates and decrypts a token. Any flipped bit fails.
 func (r *Ring) open(token string) ([]byte, *Key, error) {
-	raw, err := base64.RawURLEncoding.DecodeString(token)
+	// Strict: a token has exactly one spelling, so that no changed
+	// character (even in the unused low bits of the last one) passes.
+	raw, err := base64.RawURLEncoding.Strict().DecodeString(token)
 	if err != nil || len(raw) < 2 || raw[0] != tokenVersion {
 		return nil, nil, errBadToken
 	}

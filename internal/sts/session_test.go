@@ -61,14 +61,25 @@ func TestSessionTokenFailuresOnS3(t *testing.T) {
 		t.Fatalf("token is %d bytes", len(tok))
 	}
 
-	// A flipped byte anywhere in the token.
-	for _, pos := range []int{0, 5, len(tok) / 2, len(tok) - 1} {
+	// Any changed character anywhere in the token, including every
+	// value of the last one (whose low bits base64 leaves unused).
+	variants := []string{}
+	for _, pos := range []int{0, 1, 2, 5, len(tok) / 2, len(tok) - 2} {
 		b := []byte(tok)
 		if b[pos] == 'A' {
 			b[pos] = 'B'
 		} else {
 			b[pos] = 'A'
 		}
+		variants = append(variants, string(b))
+	}
+	for _, c := range "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_" {
+		if byte(c) != tok[len(tok)-1] {
+			variants = append(variants, tok[:len(tok)-1]+string(c))
+		}
+	}
+	for _, v := range variants {
+		b := []byte(v)
 		_, err = e.srv.ClientWithToken(ak, sk, string(b), true).GetObject(ctx, &s3.GetObjectInput{Bucket: aws.String("work"), Key: aws.String(homeKey)})
 		wantErr(t, err, "InvalidToken", 400)
 	}
