@@ -4,6 +4,7 @@ package main
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"flag"
 	"fmt"
@@ -120,6 +121,8 @@ func runServer(args []string) error {
 	noSync := fs.Bool("no-fsync", false, "do not fsync writes (faster; acknowledged writes may be lost on power failure)")
 	logFormat := fs.String("log-format", "text", "log format: text or json")
 	logLevel := fs.String("log-level", "info", "log level: debug, info, warn, error")
+	tlsCert := fs.String("tls-cert", "", "PEM certificate (chain) file: serve HTTPS")
+	tlsKey := fs.String("tls-key", "", "PEM private key file for --tls-cert")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return nil
@@ -150,9 +153,25 @@ func runServer(args []string) error {
 	}
 	defer a.Close()
 
+	if (*tlsCert == "") != (*tlsKey == "") {
+		return errors.New("--tls-cert and --tls-key go together")
+	}
+	var tlsConfig *tls.Config
+	if *tlsCert != "" {
+		cert, err := tls.LoadX509KeyPair(*tlsCert, *tlsKey)
+		if err != nil {
+			return fmt.Errorf("--tls-cert/--tls-key: %w", err)
+		}
+		tlsConfig = &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
+	}
 	ln, err := net.Listen("tcp", *listen)
 	if err != nil {
 		return fmt.Errorf("--listen %s: %w", *listen, err)
+	}
+	scheme := "http"
+	if tlsConfig != nil {
+		ln = tls.NewListener(ln, tlsConfig)
+		scheme = "https"
 	}
 	srv := &http.Server{
 		Handler:           a.Handler,
@@ -161,7 +180,7 @@ func runServer(args []string) error {
 		MaxHeaderBytes:    64 << 10,
 		ErrorLog:          slog.NewLogLogger(handler, slog.LevelWarn),
 	}
-	fmt.Fprintf(os.Stderr, "cairn %s: S3 endpoint http://%s (region %s", version, ln.Addr(), a.Config.Region)
+	fmt.Fprintf(os.Stderr, "cairn %s: S3 endpoint %s://%s (region %s", version, scheme, ln.Addr(), a.Config.Region)
 	if a.Config.Domain != "" {
 		fmt.Fprintf(os.Stderr, ", virtual-hosted buckets at <bucket>.%s", a.Config.Domain)
 	}

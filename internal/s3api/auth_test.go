@@ -127,7 +127,9 @@ func TestBadInput(t *testing.T) {
 		{"copy bad directive", "PUT", "/bad/c", "", map[string]string{"X-Amz-Copy-Source": "bad/k", "X-Amz-Metadata-Directive": "MERGE"}, 400, "InvalidArgument"},
 		{"complete garbage", "POST", "/bad/k?uploadId=00000000000000000000000000000000", "not xml", nil, 400, "MalformedXML"},
 		{"complete unknown upload", "POST", "/bad/k?uploadId=00000000000000000000000000000000", "<CompleteMultipartUpload><Part><PartNumber>1</PartNumber><ETag>x</ETag></Part></CompleteMultipartUpload>", nil, 404, "NoSuchUpload"},
-		{"streaming payload not yet", "PUT", "/bad/s", "", map[string]string{"X-Amz-Content-Sha256": "STREAMING-AWS4-HMAC-SHA256-PAYLOAD"}, 501, "NotImplemented"},
+		{"signed streaming without decoded length", "PUT", "/bad/s", "", map[string]string{"X-Amz-Content-Sha256": "STREAMING-AWS4-HMAC-SHA256-PAYLOAD"}, 411, "MissingContentLength"},
+		{"sigv4a streaming", "PUT", "/bad/s", "", map[string]string{"X-Amz-Content-Sha256": "STREAMING-AWS4-ECDSA-P256-SHA256-PAYLOAD"}, 501, "NotImplemented"},
+		{"trailer without streaming", "PUT", "/bad/s", "x", map[string]string{"X-Amz-Trailer": "x-amz-checksum-crc32"}, 400, "InvalidRequest"},
 	}
 	for _, cs := range cases {
 		t.Run(cs.name, func(t *testing.T) {

@@ -276,13 +276,16 @@ func allDigits(s string) bool {
 // bodyCheck hashes a request body while the store reads it and checks
 // Content-MD5 and a flexible checksum once it has ended.
 type bodyCheck struct {
-	r        io.Reader
 	md5      hash.Hash
 	wantMD5  []byte
 	alg      checksum.Algorithm
 	sum      hash.Hash
 	wantSum  string
 	declared string // x-amz-sdk-checksum-algorithm
+	// trailer is the x-amz-checksum-* trailer whose value arrives after
+	// the body, read from chunked.
+	trailer string
+	chunked *sigv4.ChunkedReader
 }
 
 // newBodyCheck prepares the checks a request's headers ask for.
@@ -311,6 +314,19 @@ func newBodyCheck(req *request) (*bodyCheck, error) {
 	}
 	if found > 1 {
 		return nil, s3err.InvalidRequest.Msg("Expecting a single x-amz-checksum- header. Multiple checksum Types are not allowed.")
+	}
+	if t := strings.ToLower(strings.TrimSpace(h.Get("X-Amz-Trailer"))); t != "" {
+		a, ok := checksum.Parse(strings.TrimPrefix(t, "x-amz-checksum-"))
+		if !ok || !strings.HasPrefix(t, "x-amz-checksum-") {
+			return nil, s3err.InvalidRequest.Msg("The value specified in the x-amz-trailer header is not supported")
+		}
+		if req.chunked == nil || !isTrailerMode(req.auth.PayloadHash) {
+			return nil, s3err.InvalidRequest.Msg("x-amz-trailer is only valid with a STREAMING-*-TRAILER payload")
+		}
+		if c.alg != "" && c.alg != a {
+			return nil, s3err.InvalidRequest.Msg("Expecting a single x-amz-checksum- header. Multiple checksum Types are not allowed.")
+		}
+		c.alg, c.trailer, c.chunked = a, t, req.chunked
 	}
 	if d := h.Get("X-Amz-Sdk-Checksum-Algorithm"); d != "" {
 		a, ok := checksum.Parse(d)
@@ -354,21 +370,51 @@ func (c *bodyCheck) verify() (*store.Checksum, error) {
 		return nil, nil
 	}
 	got := checksum.Encode(c.sum.Sum(nil))
+	if c.trailer != "" {
+		v, ok := c.chunked.Trailer(c.trailer)
+		if !ok {
+			return nil, s3err.InvalidRequest.Msg("The " + c.trailer + " trailer announced in x-amz-trailer was not sent")
+		}
+		if !c.alg.Valid(v) {
+			return nil, s3err.InvalidRequest.Msg("Value for " + c.trailer + " trailing header is invalid.")
+		}
+		c.wantSum = v
+	}
 	if subtle.ConstantTimeCompare([]byte(got), []byte(c.wantSum)) != 1 {
 		return nil, s3err.BadDigest.Msg("The " + string(c.alg) + " you specified did not match the calculated checksum.")
 	}
 	return &store.Checksum{Algorithm: string(c.alg), Value: got, Type: "FULL_OBJECT"}, nil
 }
 
-// requestBody returns the request body as the object's bytes: checked
-// against the signed payload hash when there is one. Content-Length is
-// required (S3 takes no chunked upload without aws-chunked).
+func isTrailerMode(p string) bool {
+	return p == sigv4.StreamingSignedTrailer || p == sigv4.StreamingUnsignedTrailer
+}
+
+// requestBody returns the request body as the object's bytes: decoded from
+// aws-chunked (every chunk and trailer signature checked) or checked
+// against the signed payload hash, as the payload mode says. A plain body
+// needs a Content-Length (S3 takes no HTTP-chunked upload without
+// aws-chunked).
 func requestBody(req *request) (io.Reader, error) {
 	r := req.Request
 	payload := req.auth.PayloadHash
 	switch payload {
 	case sigv4.StreamingSigned, sigv4.StreamingSignedTrailer, sigv4.StreamingUnsignedTrailer:
-		return nil, s3err.NotImplemented.Msg("aws-chunked payloads are not implemented yet.").Because("payload mode " + payload)
+		declared := int64(-1)
+		if v := r.Header.Get("X-Amz-Decoded-Content-Length"); v != "" {
+			n, err := strconv.ParseInt(v, 10, 64)
+			if err != nil || n < 0 {
+				return nil, s3err.InvalidArgument.Msg("x-amz-decoded-content-length is not a valid length").With("ArgumentName", "x-amz-decoded-content-length").With("ArgumentValue", v)
+			}
+			declared = n
+		} else if payload == sigv4.StreamingSigned {
+			return nil, s3err.MissingContentLength.Msg("You must provide the x-amz-decoded-content-length header with aws-chunked uploads.")
+		}
+		if declared > store.MaxPutSize {
+			return nil, s3err.EntityTooLarge.With("ProposedSize", strconv.FormatInt(declared, 10)).With("MaxSizeAllowed", strconv.FormatInt(store.MaxPutSize, 10))
+		}
+		req.chunked = sigv4.NewChunkedReader(r.Body, payload, req.auth, declared)
+		return req.chunked, nil
 	}
 	if r.ContentLength < 0 {
 		return nil, s3err.MissingContentLength

@@ -3,6 +3,7 @@ package s3api_test
 import (
 	"bytes"
 	"context"
+	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/xml"
@@ -129,3 +130,18 @@ func readAll(t *testing.T, rc io.ReadCloser) string {
 	}
 	return string(b)
 }
+
+func signingKey(secret string, at time.Time) []byte {
+	k := hmacRaw([]byte("AWS4"+secret), at.UTC().Format("20060102"))
+	k = hmacRaw(k, "us-east-1")
+	k = hmacRaw(k, "s3")
+	return hmacRaw(k, "aws4_request")
+}
+
+func hmacRaw(key []byte, msg string) []byte {
+	m := hmac.New(sha256.New, key)
+	m.Write([]byte(msg))
+	return m.Sum(nil)
+}
+
+func hmacHex(key []byte, msg string) string { return hex.EncodeToString(hmacRaw(key, msg)) }

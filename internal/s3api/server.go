@@ -88,6 +88,8 @@ type request struct {
 	principal *identity.Principal
 	auth      *sigv4.Result
 	context   policy.Context
+	// chunked decodes an aws-chunked body (set by requestBody).
+	chunked *sigv4.ChunkedReader
 }
 
 func (s *Server) newRequestID() string {
@@ -136,7 +138,15 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		// reused; never read a large one.
 		io.CopyN(io.Discard, r.Body, 64<<10)
 	}
-	s.log.Debug("request", "request_id", req.id, "op", req.op, "status", rw.status, "bytes", rw.n, "duration", time.Since(start))
+	payload := ""
+	if req.auth != nil {
+		payload = req.auth.PayloadHash
+		if len(payload) == 64 {
+			payload = "signed"
+		}
+	}
+	s.log.Debug("request", "request_id", req.id, "op", req.op, "principal", principalName(req.principal), "payload", payload,
+		"status", rw.status, "bytes", rw.n, "duration", time.Since(start))
 }
 
 func principalName(p *identity.Principal) string {

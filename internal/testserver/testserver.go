@@ -46,6 +46,8 @@ type Options struct {
 	NoSync bool
 	// Now is the server's clock; nil is time.Now.
 	Now func() time.Time
+	// TLS serves HTTPS with a test certificate.
+	TLS bool
 }
 
 // Start starts a server and stops it when the test ends.
@@ -74,7 +76,12 @@ func Start(t testing.TB, o Options) *Server {
 	if err != nil {
 		t.Fatal(err)
 	}
-	hs := httptest.NewServer(a.Handler)
+	hs := httptest.NewUnstartedServer(a.Handler)
+	if o.TLS {
+		hs.StartTLS()
+	} else {
+		hs.Start()
+	}
 	s := &Server{URL: hs.URL, Addr: hs.Listener.Addr().String(), App: a, Dir: dir, srv: hs}
 	t.Cleanup(s.Close)
 	return s
@@ -106,7 +113,11 @@ func (s *Server) ClientWithToken(ak, sk, token string, pathStyle bool) *s3.Clien
 	endpoint := s.URL
 	if !pathStyle {
 		_, port, _ := net.SplitHostPort(s.Addr)
-		endpoint = "http://" + Domain + ":" + port
+		scheme := "http://"
+		if s.srv.TLS != nil {
+			scheme = "https://"
+		}
+		endpoint = scheme + Domain + ":" + port
 	}
 	return s3.New(s3.Options{
 		Region:       "us-east-1",
@@ -129,6 +140,10 @@ func (s *Server) HTTPClient() *http.Client {
 			return d.DialContext(ctx, network, addr)
 		},
 		MaxIdleConnsPerHost: 64,
+	}
+	if s.srv.TLS != nil {
+		tr.TLSClientConfig = s.srv.Client().Transport.(*http.Transport).TLSClientConfig.Clone()
+		tr.TLSClientConfig.ServerName = "example.com" // in the test certificate
 	}
 	return &http.Client{Transport: tr}
 }
