@@ -99,7 +99,10 @@ func TestChunkedNegative(t *testing.T) {
 		{"missing trailer signature", func(p []string) []string { p[8] = ""; return p }, "SignatureDoesNotMatch"},
 		{"truncated in data", func(p []string) []string { p[4] = p[4][:100]; return p[:5] }, "IncompleteBody"},
 		{"truncated after a chunk", func(p []string) []string { return p[:3] }, "IncompleteBody"},
-		{"garbage size line", func(p []string) []string { p[3] = "zz;chunk-signature=52884fe89aaab41dbe03cf7bf8326a663534b915e9ca34aabdd58387252a23a4\r\n"; return p }, "InvalidRequest"},
+		{"garbage size line", func(p []string) []string {
+			p[3] = "zz;chunk-signature=52884fe89aaab41dbe03cf7bf8326a663534b915e9ca34aabdd58387252a23a4\r\n"
+			return p
+		}, "InvalidRequest"},
 		{"size line without CRLF", func(p []string) []string { p[3] = strings.TrimSuffix(p[3], "\r\n") + "\n"; return p }, "InvalidRequest"},
 		{"chunk larger than its size line", func(p []string) []string { p[4] += "aaaa"; return p }, "InvalidRequest"},
 		{"chunk past the decoded length", func(p []string) []string {
