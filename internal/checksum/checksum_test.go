@@ -49,3 +49,24 @@ func TestParse(t *testing.T) {
 		t.Fatal("MD5 is not a supported flexible checksum")
 	}
 }
+
+func TestCombine(t *testing.T) {
+	a := []byte("hello ")
+	b := []byte("world, and a longer second part to cross a few bytes")
+	for _, alg := range []Algorithm{CRC32, CRC32C, CRC64NVME} {
+		sum := func(p []byte) []byte { h := alg.New(); h.Write(p); return h.Sum(nil) }
+		got, ok := Combine(alg, sum(a), sum(b), int64(len(b)))
+		want := sum(append(append([]byte{}, a...), b...))
+		if !ok || string(got) != string(want) {
+			t.Fatalf("%s: combined %x, want %x", alg, got, want)
+		}
+		// Reference values: "hello " ‖ "world" is "hello world".
+		got, _ = Combine(alg, sum(a), sum([]byte("world")), 5)
+		if Encode(got) != map[Algorithm]string{CRC32: "DUoRhQ==", CRC32C: "yZRlqg==", CRC64NVME: "jSnVw/bqjr4="}[alg] {
+			t.Fatalf("%s: hello world = %s", alg, Encode(got))
+		}
+	}
+	if _, ok := Combine(SHA256, nil, nil, 1); ok {
+		t.Fatal("SHA256 cannot be combined")
+	}
+}

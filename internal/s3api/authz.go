@@ -40,6 +40,7 @@ var opActions = map[string]struct {
 	opCompleteMultipartUpload: {"s3:PutObject", true},
 	opAbortMultipartUpload:    {"s3:AbortMultipartUpload", true},
 	opListParts:               {"s3:ListMultipartUploadParts", true},
+	opGetObjectAttributes:     {"s3:GetObjectAttributes", true},
 }
 
 // emptyContext is shared, and never written to.

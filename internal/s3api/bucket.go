@@ -41,6 +41,7 @@ func init() {
 		opCompleteMultipartUpload: (*Server).completeMultipartUpload,
 		opAbortMultipartUpload:    (*Server).abortMultipartUpload,
 		opListParts:               (*Server).listParts,
+		opGetObjectAttributes:     (*Server).getObjectAttributes,
 	}
 }
 

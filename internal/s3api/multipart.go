@@ -1,6 +1,7 @@
 package s3api
 
 import (
+	"encoding/base64"
 	"net/http"
 	"strconv"
 	"strings"
@@ -186,8 +187,12 @@ func (s *Server) completeMultipartUpload(w http.ResponseWriter, req *request) er
 		}
 		want[i] = store.CompletePart{Number: p.PartNumber, ETag: strings.Trim(strings.TrimSpace(p.ETag), `"`)}
 	}
+	h := req.Header
 	check := func(u *store.Upload, parts []store.Part, info *store.ObjectInfo) error {
-		return completeChecksum(u, body.Parts, parts, info)
+		if err := completeChecksum(u, body.Parts, parts, info); err != nil {
+			return err
+		}
+		return checkCompleteHeaders(h, u, info)
 	}
 	info, err := s.store.CompleteUpload(req.Context(), req.bucket, req.key, id, want, store.CompleteOptions{Check: check})
 	if err != nil {
@@ -217,10 +222,13 @@ func completeChecksum(u *store.Upload, named []completePartXML, parts []store.Pa
 			}
 		}
 	}
-	if decl == nil || decl.Type != "COMPOSITE" {
+	if decl == nil {
 		return nil
 	}
 	alg := checksum.Algorithm(decl.Algorithm)
+	if decl.Type == "FULL_OBJECT" {
+		return fullObjectChecksum(alg, parts, info)
+	}
 	values := make([]string, len(parts))
 	for i, p := range parts {
 		if p.Checksum == nil || p.Checksum.Algorithm != decl.Algorithm {
@@ -236,6 +244,59 @@ func completeChecksum(u *store.Upload, named []completePartXML, parts []store.Pa
 		return s3err.InvalidPart.Because("stored part checksum undecodable")
 	}
 	info.Checksum = &store.Checksum{Algorithm: decl.Algorithm, Value: v, Type: "COMPOSITE"}
+	return nil
+}
+
+// fullObjectChecksum combines the parts' CRCs into the CRC of the whole
+// object (CRC combination needs only the part CRCs and lengths).
+func fullObjectChecksum(alg checksum.Algorithm, parts []store.Part, info *store.ObjectInfo) error {
+	var acc []byte
+	for i, p := range parts {
+		if p.Checksum == nil || p.Checksum.Algorithm != string(alg) {
+			return s3err.InvalidRequest.Msg("The upload was created using a " + strings.ToLower(string(alg)) + " checksum. Part " + itoa(p.Number) + " was uploaded without one.")
+		}
+		raw, err := base64.StdEncoding.DecodeString(p.Checksum.Value)
+		if err != nil {
+			return s3err.InvalidPart.Because("stored part checksum undecodable")
+		}
+		if i == 0 {
+			acc = raw
+			continue
+		}
+		var ok bool
+		if acc, ok = checksum.Combine(alg, acc, raw, p.Size); !ok {
+			return s3err.InvalidRequest.Msg("FULL_OBJECT checksums need CRC32, CRC32C or CRC64NVME")
+		}
+	}
+	info.Checksum = &store.Checksum{Algorithm: string(alg), Value: checksum.Encode(acc), Type: "FULL_OBJECT"}
+	return nil
+}
+
+// checkCompleteHeaders applies the Complete request's x-amz-checksum-type,
+// whole-object x-amz-checksum-<alg> and x-amz-mp-object-size.
+func checkCompleteHeaders(h http.Header, u *store.Upload, info *store.ObjectInfo) error {
+	if t := h.Get("X-Amz-Checksum-Type"); t != "" {
+		if u.Template.Checksum == nil || u.Template.Checksum.Type != t {
+			return s3err.BadDigest.Msg("The checksum type in the complete request does not match the one the upload was created with.")
+		}
+	}
+	for _, a := range checksum.All {
+		v := h.Get(a.Header())
+		if v == "" {
+			continue
+		}
+		if info.Checksum == nil || info.Checksum.Algorithm != string(a) {
+			return s3err.InvalidRequest.Msg("The upload was not created with a " + string(a) + " checksum.")
+		}
+		if v != info.Checksum.Value && v != strings.SplitN(info.Checksum.Value, "-", 2)[0] {
+			return s3err.BadDigest.Msg("The " + string(a) + " you specified did not match the calculated checksum.")
+		}
+	}
+	if v := h.Get("X-Amz-Mp-Object-Size"); v != "" {
+		if n, err := strconv.ParseInt(v, 10, 64); err != nil || n != info.Size {
+			return s3err.InvalidRequest.Msg("The provided MpuObjectSize does not match the size of the object.")
+		}
+	}
 	return nil
 }
 

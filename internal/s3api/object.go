@@ -1,13 +1,13 @@
 package s3api
 
 import (
-	"encoding/xml"
 	"io"
 	"net/http"
 	"net/url"
-	"sort"
 	"strconv"
 	"strings"
+
+	"github.com/cairn-io/cairn/internal/checksum"
 
 	"github.com/cairn-io/cairn/internal/s3err"
 	"github.com/cairn-io/cairn/internal/store"
@@ -80,6 +80,12 @@ func (s *Server) getObject(w http.ResponseWriter, req *request) error {
 		}
 		if info.PartsCount > 0 {
 			h["X-Amz-Mp-Parts-Count"] = []string{strconv.Itoa(info.PartsCount)}
+			// A part read carries that part's checksum.
+			if c := info.Checksum; c != nil && req.Header.Get("X-Amz-Checksum-Mode") == "ENABLED" && info.Segments[n-1].Checksum != "" {
+				if a, ok := checksum.Parse(c.Algorithm); ok {
+					h.Set(a.Header(), info.Segments[n-1].Checksum)
+				}
+			}
 		}
 	} else if v := req.Header.Get("Range"); v != "" {
 		r, ok, err := parseRange(v, info.Size)
@@ -294,5 +300,80 @@ func (s *Server) deleteObjectTagging(w http.ResponseWriter, req *request) error 
 	return nil
 }
 
-var _ = xml.Name{}
-var _ = sort.Strings
+// getObjectAttributes serves GetObjectAttributes.
+func (s *Server) getObjectAttributes(w http.ResponseWriter, req *request) error {
+	want := map[string]bool{}
+	// Clients send the list in one header or as repeated headers.
+	for _, a := range strings.Split(strings.Join(req.Header.Values("X-Amz-Object-Attributes"), ","), ",") {
+		a = strings.TrimSpace(a)
+		switch a {
+		case "ETag", "Checksum", "ObjectParts", "StorageClass", "ObjectSize":
+			want[a] = true
+		case "":
+		default:
+			return s3err.InvalidArgument.Msg("Invalid attribute name specified.").With("ArgumentName", "x-amz-object-attributes").With("ArgumentValue", a)
+		}
+	}
+	if len(want) == 0 {
+		return s3err.InvalidArgument.Msg("The x-amz-object-attributes header specifying the attributes to be retrieved is either missing or empty").With("ArgumentName", "x-amz-object-attributes")
+	}
+	maxParts, marker := 1000, 0
+	if v := req.Header.Get("X-Amz-Max-Parts"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 0 {
+			return s3err.InvalidArgument.Msg("Invalid x-amz-max-parts").With("ArgumentName", "x-amz-max-parts")
+		}
+		maxParts = min(n, 1000)
+	}
+	if v := req.Header.Get("X-Amz-Part-Number-Marker"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 0 {
+			return s3err.InvalidArgument.Msg("Invalid x-amz-part-number-marker").With("ArgumentName", "x-amz-part-number-marker")
+		}
+		marker = n
+	}
+	obj, err := s.store.OpenObject(req.Context(), req.bucket, req.key)
+	if err != nil {
+		return err
+	}
+	info := obj.Info()
+	obj.Close()
+	res := objectAttributes{NS: s3NS}
+	if want["ETag"] {
+		res.ETag = info.ETag
+	}
+	if want["StorageClass"] {
+		res.StorageClass = "STANDARD"
+	}
+	if want["ObjectSize"] {
+		res.ObjectSize = &info.Size
+	}
+	alg := checksum.Algorithm("")
+	if info.Checksum != nil {
+		alg = checksum.Algorithm(info.Checksum.Algorithm)
+	}
+	if want["Checksum"] && info.Checksum != nil {
+		res.Checksum = &checksumXML{Type: info.Checksum.Type}
+		res.Checksum.set(alg, info.Checksum.Value)
+	}
+	if want["ObjectParts"] && info.PartsCount > 0 {
+		op := &objectParts{TotalPartsCount: info.PartsCount, PartNumberMarker: marker, MaxParts: maxParts}
+		for i, seg := range info.Segments {
+			n := i + 1
+			if n <= marker {
+				continue
+			}
+			if len(op.Parts) == maxParts {
+				op.IsTruncated = true
+				break
+			}
+			p := partAttr{PartNumber: n, Size: seg.Size}
+			p.set(alg, seg.Checksum)
+			op.Parts = append(op.Parts, p)
+			op.NextPartNumberMarker = n
+		}
+		res.ObjectParts = op
+	}
+	w.Header().Set("Last-Modified", info.Modified.UTC().Format(http.TimeFormat))
+	return writeXML(w, http.StatusOK, &res)
+}

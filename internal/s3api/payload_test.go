@@ -344,3 +344,92 @@ func mustHex(s string) []byte {
 	}
 	return b
 }
+
+func TestFullObjectMultipartChecksum(t *testing.T) {
+	s := testserver.Start(t, testserver.Options{NoSync: true, TLS: true})
+	c := sdkClient(s, aws.RequestChecksumCalculationWhenSupported)
+	newBucket(t, c, "full")
+	for _, a := range []types.ChecksumAlgorithm{types.ChecksumAlgorithmCrc32, types.ChecksumAlgorithmCrc32c, types.ChecksumAlgorithmCrc64nvme} {
+		key := aws.String("obj-" + string(a))
+		cr, err := c.CreateMultipartUpload(ctx, &s3.CreateMultipartUploadInput{Bucket: aws.String("full"), Key: key, ChecksumAlgorithm: a, ChecksumType: types.ChecksumTypeFullObject})
+		must(t, err)
+		if cr.ChecksumType != types.ChecksumTypeFullObject {
+			t.Fatalf("create echoed %q", cr.ChecksumType)
+		}
+		parts := [][]byte{bytes.Repeat([]byte("A1"), 5<<19), bytes.Repeat([]byte("b2c"), 1000)}
+		var done []types.CompletedPart
+		for i, p := range parts {
+			up, err := c.UploadPart(ctx, &s3.UploadPartInput{Bucket: aws.String("full"), Key: key, UploadId: cr.UploadId, PartNumber: aws.Int32(int32(i + 1)), Body: bytes.NewReader(p), ChecksumAlgorithm: a})
+			must(t, err)
+			done = append(done, types.CompletedPart{ETag: up.ETag, PartNumber: aws.Int32(int32(i + 1)), ChecksumCRC32: up.ChecksumCRC32, ChecksumCRC32C: up.ChecksumCRC32C, ChecksumCRC64NVME: up.ChecksumCRC64NVME})
+		}
+		whole := append(append([]byte{}, parts[0]...), parts[1]...)
+		want := checksumOf(a, whole)
+		in := &s3.CompleteMultipartUploadInput{Bucket: aws.String("full"), Key: key, UploadId: cr.UploadId, ChecksumType: types.ChecksumTypeFullObject,
+			MultipartUpload: &types.CompletedMultipartUpload{Parts: done}, MpuObjectSize: aws.Int64(int64(len(whole)) + 1)}
+		_, err = c.CompleteMultipartUpload(ctx, in)
+		wantErr(t, err, "InvalidRequest", 400)
+		in.MpuObjectSize = aws.Int64(int64(len(whole)))
+		out, err := c.CompleteMultipartUpload(ctx, in)
+		must(t, err)
+		if v := getChecksum(out.ChecksumCRC32, out.ChecksumCRC32C, out.ChecksumCRC64NVME); v != want || out.ChecksumType != types.ChecksumTypeFullObject {
+			t.Fatalf("%s: FULL_OBJECT %q (%s), want %q", a, v, out.ChecksumType, want)
+		}
+		get, err := c.GetObject(ctx, &s3.GetObjectInput{Bucket: aws.String("full"), Key: key, ChecksumMode: types.ChecksumModeEnabled})
+		must(t, err)
+		if readAll(t, get.Body) != string(whole) { // validated against the combined CRC by the SDK
+			t.Fatal("body differs")
+		}
+	}
+	// SHA256 cannot be FULL_OBJECT.
+	_, err := c.CreateMultipartUpload(ctx, &s3.CreateMultipartUploadInput{Bucket: aws.String("full"), Key: aws.String("x"), ChecksumAlgorithm: types.ChecksumAlgorithmSha256, ChecksumType: types.ChecksumTypeFullObject})
+	wantErr(t, err, "InvalidRequest", 400)
+}
+
+func TestGetObjectAttributes(t *testing.T) {
+	s := testserver.Start(t, testserver.Options{NoSync: true, TLS: true})
+	c := sdkClient(s, aws.RequestChecksumCalculationWhenSupported)
+	newBucket(t, c, "attrs")
+	body := []byte("attribute body")
+	_, err := c.PutObject(ctx, &s3.PutObjectInput{Bucket: aws.String("attrs"), Key: aws.String("single"), Body: bytes.NewReader(body), ChecksumAlgorithm: types.ChecksumAlgorithmSha256})
+	must(t, err)
+	out, err := c.GetObjectAttributes(ctx, &s3.GetObjectAttributesInput{Bucket: aws.String("attrs"), Key: aws.String("single"),
+		ObjectAttributes: []types.ObjectAttributes{types.ObjectAttributesEtag, types.ObjectAttributesChecksum, types.ObjectAttributesObjectSize, types.ObjectAttributesStorageClass}})
+	must(t, err)
+	if *out.ETag != md5hex(body) || *out.ObjectSize != int64(len(body)) || out.StorageClass != types.StorageClassStandard ||
+		*out.Checksum.ChecksumSHA256 != checksumOf(types.ChecksumAlgorithmSha256, body) || out.Checksum.ChecksumType != types.ChecksumTypeFullObject {
+		t.Fatalf("attributes %+v %+v", out, out.Checksum)
+	}
+	// Multipart: parts with their checksums, paged.
+	cr, err := c.CreateMultipartUpload(ctx, &s3.CreateMultipartUploadInput{Bucket: aws.String("attrs"), Key: aws.String("mpu"), ChecksumAlgorithm: types.ChecksumAlgorithmCrc32})
+	must(t, err)
+	parts := [][]byte{bytes.Repeat([]byte("1"), 5<<20), bytes.Repeat([]byte("2"), 5<<20), []byte("3")}
+	var done []types.CompletedPart
+	for i, p := range parts {
+		up, err := c.UploadPart(ctx, &s3.UploadPartInput{Bucket: aws.String("attrs"), Key: aws.String("mpu"), UploadId: cr.UploadId, PartNumber: aws.Int32(int32(i + 1)), Body: bytes.NewReader(p), ChecksumAlgorithm: types.ChecksumAlgorithmCrc32})
+		must(t, err)
+		done = append(done, types.CompletedPart{ETag: up.ETag, PartNumber: aws.Int32(int32(i + 1)), ChecksumCRC32: up.ChecksumCRC32})
+	}
+	_, err = c.CompleteMultipartUpload(ctx, &s3.CompleteMultipartUploadInput{Bucket: aws.String("attrs"), Key: aws.String("mpu"), UploadId: cr.UploadId, MultipartUpload: &types.CompletedMultipartUpload{Parts: done}})
+	must(t, err)
+	out, err = c.GetObjectAttributes(ctx, &s3.GetObjectAttributesInput{Bucket: aws.String("attrs"), Key: aws.String("mpu"), MaxParts: aws.Int32(2),
+		ObjectAttributes: []types.ObjectAttributes{types.ObjectAttributesObjectParts, types.ObjectAttributesChecksum}})
+	must(t, err)
+	op := out.ObjectParts
+	if op == nil || out.Checksum == nil || len(op.Parts) != 2 || op.Parts[0].ChecksumCRC32 == nil || op.TotalPartsCount == nil || op.IsTruncated == nil || op.Parts[1].Size == nil {
+		t.Fatalf("attributes incomplete: %+v", op)
+	}
+	if *op.TotalPartsCount != 3 || len(op.Parts) != 2 || !*op.IsTruncated || *op.Parts[1].Size != 5<<20 || *op.Parts[0].ChecksumCRC32 != checksumOf(types.ChecksumAlgorithmCrc32, parts[0]) ||
+		!strings.HasSuffix(*out.Checksum.ChecksumCRC32, "-3") {
+		t.Fatalf("object parts %+v", op)
+	}
+	// GetObject of one part returns that part's checksum.
+	g, err := c.GetObject(ctx, &s3.GetObjectInput{Bucket: aws.String("attrs"), Key: aws.String("mpu"), PartNumber: aws.Int32(3), ChecksumMode: types.ChecksumModeEnabled})
+	must(t, err)
+	if readAll(t, g.Body) != "3" || *g.ChecksumCRC32 != checksumOf(types.ChecksumAlgorithmCrc32, parts[2]) {
+		t.Fatalf("part 3 checksum %v", aws.ToString(g.ChecksumCRC32))
+	}
+	_, err = c.GetObjectAttributes(ctx, &s3.GetObjectAttributesInput{Bucket: aws.String("attrs"), Key: aws.String("nope"), ObjectAttributes: []types.ObjectAttributes{types.ObjectAttributesEtag}})
+	wantErr(t, err, "NoSuchKey", 404)
+	wantRaw(t, do(t, s, "GET", "/attrs/single?attributes", nil, map[string]string{"X-Amz-Object-Attributes": "Bogus"}, true, nil), 400, "InvalidArgument")
+}

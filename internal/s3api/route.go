@@ -36,13 +36,14 @@ const (
 	opCompleteMultipartUpload = "CompleteMultipartUpload"
 	opAbortMultipartUpload    = "AbortMultipartUpload"
 	opListParts               = "ListParts"
+	opGetObjectAttributes     = "GetObjectAttributes"
 )
 
 // unimplementedSubresources are S3 sub-resources cairn does not serve yet:
 // a request naming one gets 501 NotImplemented instead of being mistaken
 // for a plain object or bucket operation.
 var unimplementedSubresources = []string{
-	"accelerate", "acl", "analytics", "attributes", "cors", "encryption", "intelligent-tiering",
+	"accelerate", "acl", "analytics", "cors", "encryption", "intelligent-tiering",
 	"inventory", "legal-hold", "lifecycle", "logging", "metadataConfiguration", "metadataTable", "metrics",
 	"notification", "object-lock", "ownershipControls", "policy", "policyStatus", "publicAccessBlock",
 	"renameObject", "replication", "requestPayment", "restore", "retention", "select", "session",
@@ -159,6 +160,8 @@ func operation(method, bucket, key string, q url.Values, h http.Header) string {
 			return opListParts
 		case has(q, "tagging"):
 			return opGetObjectTagging
+		case has(q, "attributes"):
+			return opGetObjectAttributes
 		}
 		return opGetObject
 	case http.MethodHead:

@@ -7,6 +7,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/cairn-io/cairn/internal/checksum"
 	"github.com/cairn-io/cairn/internal/s3err"
 )
 
@@ -265,6 +266,60 @@ type uploadXML struct {
 	Initiated         string `xml:"Initiated"`
 	ChecksumAlgorithm string `xml:"ChecksumAlgorithm,omitempty"`
 	ChecksumType      string `xml:"ChecksumType,omitempty"`
+}
+
+// checksumFields are the five checksum elements S3 documents share.
+type checksumFields struct {
+	ChecksumCRC32     string `xml:"ChecksumCRC32,omitempty"`
+	ChecksumCRC32C    string `xml:"ChecksumCRC32C,omitempty"`
+	ChecksumCRC64NVME string `xml:"ChecksumCRC64NVME,omitempty"`
+	ChecksumSHA1      string `xml:"ChecksumSHA1,omitempty"`
+	ChecksumSHA256    string `xml:"ChecksumSHA256,omitempty"`
+}
+
+func (c *checksumFields) set(a checksum.Algorithm, v string) {
+	switch a {
+	case checksum.CRC32:
+		c.ChecksumCRC32 = v
+	case checksum.CRC32C:
+		c.ChecksumCRC32C = v
+	case checksum.CRC64NVME:
+		c.ChecksumCRC64NVME = v
+	case checksum.SHA1:
+		c.ChecksumSHA1 = v
+	case checksum.SHA256:
+		c.ChecksumSHA256 = v
+	}
+}
+
+type checksumXML struct {
+	checksumFields
+	Type string `xml:"ChecksumType,omitempty"`
+}
+
+type partAttr struct {
+	checksumFields
+	PartNumber int   `xml:"PartNumber"`
+	Size       int64 `xml:"Size"`
+}
+
+type objectParts struct {
+	TotalPartsCount      int        `xml:"PartsCount"` // the model names the element PartsCount
+	PartNumberMarker     int        `xml:"PartNumberMarker"`
+	NextPartNumberMarker int        `xml:"NextPartNumberMarker"`
+	MaxParts             int        `xml:"MaxParts"`
+	IsTruncated          bool       `xml:"IsTruncated"`
+	Parts                []partAttr `xml:"Part"`
+}
+
+type objectAttributes struct {
+	XMLName      xml.Name     `xml:"GetObjectAttributesResponse"`
+	NS           string       `xml:"xmlns,attr"`
+	ETag         string       `xml:"ETag,omitempty"`
+	Checksum     *checksumXML `xml:"Checksum,omitempty"`
+	ObjectParts  *objectParts `xml:"ObjectParts,omitempty"`
+	StorageClass string       `xml:"StorageClass,omitempty"`
+	ObjectSize   *int64       `xml:"ObjectSize,omitempty"`
 }
 
 type listMultipartUploadsResult struct {

@@ -49,6 +49,7 @@ func encodeObject(info *ObjectInfo) []byte {
 		} else {
 			b = append(b, 0)
 		}
+		b = appendString(b, s.Checksum)
 	}
 	return b
 }
@@ -163,7 +164,7 @@ func decodeObject(v []byte, info *ObjectInfo, withSegments bool) error {
 		if d.err == nil && n <= uint64(len(d.b)) {
 			info.Segments = make([]Segment, n)
 			for i := range info.Segments {
-				info.Segments[i] = Segment{Blob: d.str(), Size: d.varint(), Inline: d.byte1() == 1}
+				info.Segments[i] = Segment{Blob: d.str(), Size: d.varint(), Inline: d.byte1() == 1, Checksum: d.str()}
 			}
 		} else {
 			d.err = errCorrupt

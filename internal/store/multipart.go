@@ -268,7 +268,11 @@ func (s *Local) CompleteUpload(_ context.Context, bucket, key, id string, want [
 		info.Segments = make([]Segment, 0, len(chosen))
 		for _, p := range chosen {
 			info.Size += p.Size
-			info.Segments = append(info.Segments, p.Segment)
+			seg := p.Segment
+			if p.Checksum != nil {
+				seg.Checksum = p.Checksum.Value
+			}
+			info.Segments = append(info.Segments, seg)
 		}
 		if info.Size > MaxObjectSize {
 			return ErrEntityTooLarge

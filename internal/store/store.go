@@ -57,11 +57,14 @@ type Checksum struct {
 	Type      string `json:"t,omitempty"` // FULL_OBJECT or COMPOSITE
 }
 
-// Segment is a run of object bytes held in one blob.
+// Segment is a run of object bytes held in one blob. The segments of a
+// multipart object are its parts.
 type Segment struct {
 	Blob   string `json:"b"`
 	Size   int64  `json:"s"`
 	Inline bool   `json:"i,omitempty"`
+	// Checksum is the part's flexible checksum value (multipart only).
+	Checksum string `json:"c,omitempty"`
 }
 
 // ObjectInfo is everything stored about an object except its bytes.

@@ -338,7 +338,7 @@ func TestRecordCodecRoundTrip(t *testing.T) {
 	in := ObjectInfo{Size: 1 << 40, ETag: "abc-3", Modified: time.Unix(1700000000, 123456789).UTC(),
 		Headers: map[string]string{"Content-Type": "text/plain", "Cache-Control": "no-cache"}, Meta: map[string]string{"a": "1", "é": "ü"},
 		Tags: []Tag{{"k", "v"}, {"k2", ""}}, Checksum: &Checksum{Algorithm: "CRC32", Value: "AAAAAA==-3", Type: "COMPOSITE"}, PartsCount: 3,
-		Segments: []Segment{{Blob: "b1", Size: 5 << 20}, {Blob: "b2", Size: 10, Inline: true}}}
+		Segments: []Segment{{Blob: "b1", Size: 5 << 20, Checksum: "AAAAAA=="}, {Blob: "b2", Size: 10, Inline: true}}}
 	var out ObjectInfo
 	must(t, decodeObject(encodeObject(&in), &out, true))
 	if !reflect.DeepEqual(in, out) {
