@@ -16,6 +16,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import traceback
 import urllib.parse
@@ -113,11 +114,24 @@ roles:
 """
 
 
+def self_signed(tmp):
+    """A certificate for 127.0.0.1, made with openssl."""
+    cert, key = os.path.join(tmp, "cert.pem"), os.path.join(tmp, "key.pem")
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes",
+                    "-keyout", key, "-out", cert, "-days", "2", "-subj", "/CN=127.0.0.1",
+                    "-addext", "subjectAltName=IP:127.0.0.1"], check=True, capture_output=True)
+    return cert, key
+
+
 class Server:
-    def __init__(self, binary, config=""):
+    def __init__(self, binary, config="", tls=False):
         self.tmp = tempfile.mkdtemp(prefix="cairn-e2e-")
         env = dict(os.environ, CAIRN_ROOT_ACCESS_KEY=AK, CAIRN_ROOT_SECRET_KEY=SK)
         args = [binary, "server", "--listen", "127.0.0.1:0", "--data", os.path.join(self.tmp, "data")]
+        self.ca = None
+        if tls:
+            self.ca, key = self_signed(self.tmp)
+            args += ["--tls-cert", self.ca, "--tls-key", key]
         if config:
             path = os.path.join(self.tmp, "cairn.yaml")
             with open(path, "w") as f:
@@ -128,13 +142,20 @@ class Server:
         self.endpoint = None
         while time.time() < deadline:
             line = self.proc.stderr.readline()
-            m = re.search(r"S3 endpoint (http://[0-9.:]+)", line)
+            m = re.search(r"S3 endpoint (https?://[0-9.:]+)", line)
             if m:
                 self.endpoint = m.group(1)
                 break
         if not self.endpoint:
             self.stop()
             raise SystemExit("cairn did not start")
+        # Drain the server's log so that it never blocks on a full pipe.
+        self.log = os.path.join(self.tmp, "cairn.log")
+        def drain(stream, path):
+            with open(path, "w") as f:
+                for line in stream:
+                    f.write(line)
+        threading.Thread(target=drain, args=(self.proc.stderr, self.log), daemon=True).start()
 
     def stop(self):
         self.proc.terminate()
@@ -175,11 +196,15 @@ def main():
     fixture_tmp = tempfile.mkdtemp(prefix="oidc-e2e-")
     issuer = Issuer(fixture, fixture_tmp)
     srv = Server(binary, config_for(issuer))
+    tls = Server(binary, tls=True)
     try:
         run_all(srv)
         run_web_identity(srv, issuer)
+        run_tls(tls)
+        run_presigned(srv)
     finally:
         srv.stop()
+        tls.stop()
         issuer.stop()
         shutil.rmtree(fixture_tmp, ignore_errors=True)
     print(f"{passed} passed, {failed} failed")
@@ -444,6 +469,118 @@ def run_web_identity(srv, issuer):
         client_error(lambda: sts.assume_role_with_web_identity(RoleArn=WI_ROLE, RoleSessionName="x1", WebIdentityToken=issuer.token(sub="system:serviceaccount:other:x")),
                      "AccessDenied", 403)
     refused()
+
+
+def run_tls(srv):
+    """Over HTTPS the SDKs stream aws-chunked bodies with checksum trailers."""
+    def client(calc=None):
+        cfg = Config(retries={"max_attempts": 1}, request_checksum_calculation=calc or "when_supported")
+        return boto3.client("s3", endpoint_url=srv.endpoint, aws_access_key_id=AK, aws_secret_access_key=SK,
+                            region_name="us-east-1", verify=srv.ca, config=cfg)
+    s3 = client()
+    s3.create_bucket(Bucket="tls-bucket")
+    work = tempfile.mkdtemp(dir=srv.tmp)
+
+    @check("boto3 over HTTPS, defaults (aws-chunked + CRC32 trailer): put, multipart upload_file, validated get")
+    def boto3_https():
+        body = os.urandom(3 << 20)
+        r = s3.put_object(Bucket="tls-bucket", Key="t/one", Body=body)
+        assert "ChecksumCRC32" in r, r
+        g = s3.get_object(Bucket="tls-bucket", Key="t/one")  # boto3 validates the returned CRC32
+        eq(g["Body"].read(), body, "get")
+        eq(g.get("ContentEncoding"), None, "aws-chunked must not be stored")
+        big = os.path.join(work, "big")
+        with open(big, "wb") as f:
+            f.write(os.urandom(13 << 20))
+        from boto3.s3.transfer import TransferConfig
+        s3.upload_file(big, "tls-bucket", "t/big", Config=TransferConfig(multipart_threshold=5 << 20, multipart_chunksize=5 << 20))
+        head = s3.head_object(Bucket="tls-bucket", Key="t/big", ChecksumMode="ENABLED")
+        assert head["ETag"].endswith('-3"') and head.get("ChecksumCRC32", "").endswith("-3"), head
+        out = os.path.join(work, "big.out")
+        s3.download_file("tls-bucket", "t/big", out)
+        eq(sha(out), sha(big), "multipart round trip")
+        r = s3.get_object(Bucket="tls-bucket", Key="t/one", Range="bytes=10-19")
+        eq(r["Body"].read(), body[10:20], "range over https")
+    boto3_https()
+
+    @check("boto3 over HTTPS with request_checksum_calculation=when_required")
+    def boto3_when_required():
+        c = client("when_required")
+        c.put_object(Bucket="tls-bucket", Key="t/req", Body=b"when required")
+        eq(c.get_object(Bucket="tls-bucket", Key="t/req")["Body"].read(), b"when required", "get")
+    boto3_when_required()
+
+    def cli(extra_env, *args):
+        home = tempfile.mkdtemp(dir=srv.tmp)
+        env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
+        env.update(HOME=home, AWS_ACCESS_KEY_ID=AK, AWS_SECRET_ACCESS_KEY=SK, AWS_DEFAULT_REGION="us-east-1", AWS_CA_BUNDLE=srv.ca, **extra_env)
+        p = subprocess.run(["aws", "--endpoint-url", srv.endpoint] + list(args), capture_output=True, text=True, env=env, timeout=300)
+        if p.returncode != 0:
+            raise AssertionError(f"aws {' '.join(args)}: {p.stderr}")
+        return p.stdout
+
+    @check("aws cli over HTTPS: s3 cp 20 MiB up and down, defaults and when_required")
+    def cli_https():
+        src = os.path.join(work, "cli.bin")
+        with open(src, "wb") as f:
+            f.write(os.urandom(20 << 20))
+        for i, extra in enumerate([{}, {"AWS_REQUEST_CHECKSUM_CALCULATION": "when_required"}]):
+            cli(extra, "s3", "cp", "--only-show-errors", src, f"s3://tls-bucket/cli/{i}.bin")
+            dst = os.path.join(work, f"cli{i}.out")
+            cli(extra, "s3", "cp", "--only-show-errors", f"s3://tls-bucket/cli/{i}.bin", dst)
+            eq(sha(dst), sha(src), f"cli round trip {extra}")
+        out = cli({}, "s3api", "put-object", "--bucket", "tls-bucket", "--key", "cli/api", "--body", src, "--output", "json")
+        assert "ChecksumCRC32" in out, out
+    cli_https()
+
+    @check("presigned GET and PUT over HTTPS with curl")
+    def presigned_https():
+        c = boto3.client("s3", endpoint_url=srv.endpoint, aws_access_key_id=AK, aws_secret_access_key=SK, region_name="us-east-1",
+                         verify=srv.ca, config=Config(signature_version="s3v4"))
+        put_url = c.generate_presigned_url("put_object", Params={"Bucket": "tls-bucket", "Key": "pre/up"}, ExpiresIn=300)
+        src = os.path.join(work, "pre.txt")
+        with open(src, "w") as f:
+            f.write("uploaded by curl")
+        p = subprocess.run(["curl", "-sS", "-f", "--cacert", srv.ca, "-X", "PUT", "--upload-file", src, put_url], capture_output=True, timeout=30)
+        eq(p.returncode, 0, "curl PUT: " + p.stderr.decode())
+        get_url = c.generate_presigned_url("get_object", Params={"Bucket": "tls-bucket", "Key": "pre/up"}, ExpiresIn=300)
+        p = subprocess.run(["curl", "-sS", "-f", "--cacert", srv.ca, get_url], capture_output=True, timeout=30)
+        eq(p.stdout, b"uploaded by curl", "curl GET")
+    presigned_https()
+
+
+def run_presigned(srv):
+    s3 = boto3.client("s3", endpoint_url=srv.endpoint, aws_access_key_id=AK, aws_secret_access_key=SK, region_name="us-east-1",
+                      config=Config(signature_version="s3v4", retries={"max_attempts": 1}))
+    s3.create_bucket(Bucket="pre-bucket")
+
+    @check("presigned PUT and GET with urllib; expired and tampered URLs refused; SigV2 presign refused")
+    def presigned():
+        put_url = s3.generate_presigned_url("put_object", Params={"Bucket": "pre-bucket", "Key": "u/x y.txt"}, ExpiresIn=60)
+        req = urllib.request.Request(put_url, data=b"via urllib", method="PUT")
+        with urllib.request.urlopen(req) as r:
+            eq(r.status, 200, "PUT status")
+        get_url = s3.generate_presigned_url("get_object", Params={"Bucket": "pre-bucket", "Key": "u/x y.txt"}, ExpiresIn=60)
+        with urllib.request.urlopen(get_url) as r:
+            eq(r.read(), b"via urllib", "GET body")
+        def refused(url, code, status):
+            try:
+                urllib.request.urlopen(url)
+            except urllib.error.HTTPError as e:
+                eq(e.code, status, "status")
+                body = e.read().decode()
+                assert f"<Code>{code}</Code>" in body, body
+                return
+            raise AssertionError("accepted")
+        refused(get_url.replace("X-Amz-Expires=60", "X-Amz-Expires=61"), "SignatureDoesNotMatch", 403)
+        expired = s3.generate_presigned_url("get_object", Params={"Bucket": "pre-bucket", "Key": "u/x y.txt"}, ExpiresIn=1)
+        time.sleep(2)
+        refused(expired, "AccessDenied", 403)
+        v2 = boto3.client("s3", endpoint_url=srv.endpoint, aws_access_key_id=AK, aws_secret_access_key=SK, region_name="us-east-1")
+        v2_url = v2.generate_presigned_url("get_object", Params={"Bucket": "pre-bucket", "Key": "u/x y.txt"})
+        assert "AWSAccessKeyId=" in v2_url, v2_url  # boto3's SigV2 default for us-east-1
+        refused(v2_url, "InvalidRequest", 400)
+    presigned()
 
 
 if __name__ == "__main__":
