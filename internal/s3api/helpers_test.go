@@ -43,7 +43,7 @@ func wantErr(t *testing.T, err error, code string, status int) {
 	}
 }
 
-func must(t *testing.T, err error) {
+func must(t testing.TB, err error) {
 	t.Helper()
 	if err != nil {
 		t.Fatal(err)

@@ -156,7 +156,7 @@ func getChecksum(vals ...*string) string {
 
 // signedChunked builds a STREAMING-AWS4-HMAC-SHA256-PAYLOAD[-TRAILER]
 // request, chunk signatures computed with the SDK's own stream signer.
-func signedChunked(t *testing.T, s *testserver.Server, path string, data []byte, chunk int, trailer string, mutate func(body []byte) []byte, unknownLength bool) *http.Request {
+func signedChunked(t testing.TB, s *testserver.Server, path string, data []byte, chunk int, trailer string, mutate func(body []byte) []byte, unknownLength bool) *http.Request {
 	mode := "STREAMING-AWS4-HMAC-SHA256-PAYLOAD"
 	if trailer != "" {
 		mode += "-TRAILER"

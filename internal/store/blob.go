@@ -3,6 +3,7 @@ package store
 import (
 	"crypto/md5"
 	"fmt"
+	"hash"
 	"io"
 	"os"
 	"path/filepath"
@@ -131,8 +132,14 @@ func (s *Local) writeBlob(body io.Reader, limit int64) (w written, err error) {
 	if _, err = f.Write(buf[:n]); err != nil {
 		return w, err
 	}
+	// Past the first buffer, MD5 (the ETag) runs on its own goroutine,
+	// fed buffer by buffer: it is the slowest hash of the request and would
+	// otherwise serialise with the payload hash, the checksum and the write.
+	md := newPipelinedHash(h)
+	defer md.abort()
 	for rerr != io.EOF {
-		n, rerr = readChunk(body, buf)
+		b := md.buffer()
+		n, rerr = readChunk(body, b)
 		if rerr != nil && rerr != io.EOF {
 			return w, rerr
 		}
@@ -140,11 +147,12 @@ func (s *Local) writeBlob(body io.Reader, limit int64) (w written, err error) {
 		if size > limit {
 			return w, ErrEntityTooLarge
 		}
-		h.Write(buf[:n])
-		if _, err = f.Write(buf[:n]); err != nil {
+		if _, err = f.Write(b[:n]); err != nil {
 			return w, err
 		}
+		md.write(b[:n])
 	}
+	md.wait()
 	if s.blobs.sync {
 		if err = f.Sync(); err != nil {
 			return w, err
@@ -161,6 +169,61 @@ func (s *Local) writeBlob(body io.Reader, limit int64) (w written, err error) {
 	w.seg = Segment{Blob: id, Size: size}
 	h.Sum(w.md5[:0])
 	return w, nil
+}
+
+// pipelinedHash hashes buffers on a second goroutine. Buffers cycle
+// between the reader and the hasher, so memory stays at a few buffers.
+type pipelinedHash struct {
+	h    hash.Hash
+	full chan []byte
+	free chan []byte
+	done chan struct{}
+	bufs []*[]byte
+}
+
+const pipelineDepth = 3
+
+func newPipelinedHash(h hash.Hash) *pipelinedHash {
+	p := &pipelinedHash{h: h, full: make(chan []byte, pipelineDepth), free: make(chan []byte, pipelineDepth), done: make(chan struct{})}
+	for i := 0; i < pipelineDepth; i++ {
+		bp := copyBufs.Get().(*[]byte)
+		p.bufs = append(p.bufs, bp)
+		p.free <- *bp
+	}
+	full, free, done, h2 := p.full, p.free, p.done, h
+	go func() {
+		defer close(done)
+		for b := range full {
+			h2.Write(b)
+			free <- b[:cap(b)]
+		}
+	}()
+	return p
+}
+
+// buffer returns a buffer the hasher is done with.
+func (p *pipelinedHash) buffer() []byte { return <-p.free }
+
+// write hands b (from buffer) to the hasher.
+func (p *pipelinedHash) write(b []byte) { p.full <- b }
+
+// wait finishes hashing; h then holds the sum of everything written.
+func (p *pipelinedHash) wait() {
+	if p.full != nil {
+		close(p.full)
+		p.full = nil
+		<-p.done
+	}
+}
+
+// abort stops the hasher (after wait, or on an error) and returns the
+// buffers to the pool.
+func (p *pipelinedHash) abort() {
+	p.wait()
+	for _, bp := range p.bufs {
+		copyBufs.Put(bp)
+	}
+	p.bufs = nil
 }
 
 func syncDir(dir string) error {
