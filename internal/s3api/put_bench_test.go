@@ -117,4 +117,3 @@ func unsignedChunked(data []byte, chunk int, trailer string) []byte {
 	fmt.Fprintf(&b, "0\r\n%s\r\n\r\n", trailer)
 	return b.Bytes()
 }
-
