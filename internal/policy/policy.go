@@ -46,6 +46,31 @@ type Policy struct {
 	usesContext bool
 }
 
+// ResourcePatterns lists the Resource and NotResource texts of p.
+func (p *Policy) ResourcePatterns() []string {
+	var out []string
+	for _, s := range p.Statements {
+		for _, r := range s.resources {
+			out = append(out, r.text)
+		}
+	}
+	return out
+}
+
+// IsPublic reports whether an Allow statement grants to everyone ("*")
+// without conditions: the S3 notion of a public bucket policy.
+func (p *Policy) IsPublic() bool {
+	for _, s := range p.Statements {
+		if s.Effect == Allow && s.principal != nil && s.principal.any && !s.notPrincipal && len(s.conditions) == 0 {
+			return true
+		}
+	}
+	return false
+}
+
+// Match matches s against a pattern with '*' and '?' wildcards.
+func Match(pattern, s string) bool { return glob(wildcardItems(nil, pattern), s, false) }
+
 // UsesContext reports whether evaluating p can read condition keys; when
 // no policy of a decision does, the caller may skip building the context.
 func (p *Policy) UsesContext() bool { return p.usesContext }

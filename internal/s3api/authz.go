@@ -5,7 +5,6 @@ import (
 	"strconv"
 	"time"
 
-	"github.com/cairn-io/cairn/internal/identity"
 	"github.com/cairn-io/cairn/internal/policy"
 	"github.com/cairn-io/cairn/internal/s3err"
 )
@@ -41,6 +40,10 @@ var opActions = map[string]struct {
 	opAbortMultipartUpload:    {"s3:AbortMultipartUpload", true},
 	opListParts:               {"s3:ListMultipartUploadParts", true},
 	opGetObjectAttributes:     {"s3:GetObjectAttributes", true},
+	opPutBucketPolicy:         {"s3:PutBucketPolicy", false},
+	opGetBucketPolicy:         {"s3:GetBucketPolicy", false},
+	opDeleteBucketPolicy:      {"s3:DeleteBucketPolicy", false},
+	opGetBucketPolicyStatus:   {"s3:GetBucketPolicyStatus", false},
 }
 
 // emptyContext is shared, and never written to.
@@ -97,16 +100,8 @@ func (s *Server) requestContext(req *request) policy.Context {
 	return ctx
 }
 
-// authorize decides whether the principal may run the operation.
-// Anonymous requests were refused by authenticate; bucket policies (and
-// with them anonymous access) come with the policy engine.
+// authorize decides whether the caller may run the operation.
 func (s *Server) authorize(req *request) error {
-	if req.principal == nil {
-		return s3err.AccessDenied.Because("anonymous")
-	}
-	if req.principal.Root() {
-		return nil
-	}
 	a, ok := opActions[req.op]
 	if !ok || a.action == "" {
 		return nil // checked inside the handler (DeleteObjects)
@@ -121,23 +116,12 @@ func (s *Server) authorize(req *request) error {
 	return s.allow(req, a.action, resource)
 }
 
-// allow evaluates one action on one resource for the request's principal,
-// logging the reason of a denial.
+// allow evaluates one action on one resource for the request's caller,
+// with the reason of a denial for the log.
 func (s *Server) allow(req *request, action, resource string) error {
-	if req.principal.Root() {
-		return nil
-	}
-	if req.context == nil {
-		if req.principal.NeedsContext() {
-			req.context = s.requestContext(req)
-		} else {
-			// No condition or variable can read it: skip building it.
-			req.context = emptyContext
-		}
-	}
-	d := identity.Decide(req.principal, &policy.Request{Action: action, Resource: resource, Context: req.context})
+	d := s.decide(req, action, resource)
 	if d.Effect == policy.Allow {
 		return nil
 	}
-	return s3err.AccessDenied.Because(action + " on " + resource + " denied for " + req.principal.ARN + ": " + d.Explain())
+	return s3err.AccessDenied.Because(action + " on " + resource + " denied for " + principalName(req.principal) + ": " + d.Explain())
 }

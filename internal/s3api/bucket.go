@@ -42,6 +42,10 @@ func init() {
 		opAbortMultipartUpload:    (*Server).abortMultipartUpload,
 		opListParts:               (*Server).listParts,
 		opGetObjectAttributes:     (*Server).getObjectAttributes,
+		opPutBucketPolicy:         (*Server).putBucketPolicy,
+		opGetBucketPolicy:         (*Server).getBucketPolicy,
+		opDeleteBucketPolicy:      (*Server).deleteBucketPolicy,
+		opGetBucketPolicyStatus:   (*Server).getBucketPolicyStatus,
 	}
 }
 
@@ -100,6 +104,7 @@ func (s *Server) deleteBucket(w http.ResponseWriter, req *request) error {
 	if err := s.store.DeleteBucket(req.Context(), req.bucket); err != nil {
 		return err
 	}
+	s.policies.drop(req.bucket)
 	w.WriteHeader(http.StatusNoContent)
 	return nil
 }

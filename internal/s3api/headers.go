@@ -320,7 +320,7 @@ func newBodyCheck(req *request) (*bodyCheck, error) {
 		if !ok || !strings.HasPrefix(t, "x-amz-checksum-") {
 			return nil, s3err.InvalidRequest.Msg("The value specified in the x-amz-trailer header is not supported")
 		}
-		if req.chunked == nil || !isTrailerMode(req.auth.PayloadHash) {
+		if req.chunked == nil || req.auth == nil || !isTrailerMode(req.auth.PayloadHash) {
 			return nil, s3err.InvalidRequest.Msg("x-amz-trailer is only valid with a STREAMING-*-TRAILER payload")
 		}
 		if c.alg != "" && c.alg != a {
@@ -397,7 +397,10 @@ func isTrailerMode(p string) bool {
 // aws-chunked).
 func requestBody(req *request) (io.Reader, error) {
 	r := req.Request
-	payload := req.auth.PayloadHash
+	payload := sigv4.UnsignedPayload // anonymous requests (allowed by a bucket policy)
+	if req.auth != nil {
+		payload = req.auth.PayloadHash
+	}
 	switch payload {
 	case sigv4.StreamingSigned, sigv4.StreamingSignedTrailer, sigv4.StreamingUnsignedTrailer:
 		declared := int64(-1)

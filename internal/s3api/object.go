@@ -1,6 +1,7 @@
 package s3api
 
 import (
+	"errors"
 	"io"
 	"net/http"
 	"net/url"
@@ -51,6 +52,11 @@ func (s *Server) getObject(w http.ResponseWriter, req *request) error {
 		}
 	}
 	obj, err := s.store.OpenObject(req.Context(), req.bucket, req.key)
+	if errors.Is(err, store.ErrNoSuchKey) && s.allow(req, "s3:ListBucket", bucketARN(req.bucket)) != nil {
+		// Without s3:ListBucket a caller may not learn that a key is
+		// absent (S3 answers 403, not 404).
+		return s3err.AccessDenied.Because("NoSuchKey hidden: no s3:ListBucket on " + req.bucket)
+	}
 	if err != nil {
 		return err
 	}

@@ -37,6 +37,10 @@ const (
 	opAbortMultipartUpload    = "AbortMultipartUpload"
 	opListParts               = "ListParts"
 	opGetObjectAttributes     = "GetObjectAttributes"
+	opPutBucketPolicy         = "PutBucketPolicy"
+	opGetBucketPolicy         = "GetBucketPolicy"
+	opDeleteBucketPolicy      = "DeleteBucketPolicy"
+	opGetBucketPolicyStatus   = "GetBucketPolicyStatus"
 )
 
 // unimplementedSubresources are S3 sub-resources cairn does not serve yet:
@@ -45,7 +49,7 @@ const (
 var unimplementedSubresources = []string{
 	"accelerate", "acl", "analytics", "cors", "encryption", "intelligent-tiering",
 	"inventory", "legal-hold", "lifecycle", "logging", "metadataConfiguration", "metadataTable", "metrics",
-	"notification", "object-lock", "ownershipControls", "policy", "policyStatus", "publicAccessBlock",
+	"notification", "object-lock", "ownershipControls", "publicAccessBlock",
 	"renameObject", "replication", "requestPayment", "restore", "retention", "select", "session",
 	"torrent", "versioning", "versions", "website", "versionId",
 }
@@ -132,6 +136,10 @@ func operation(method, bucket, key string, q url.Values, h http.Header) string {
 		switch method {
 		case http.MethodGet:
 			switch {
+			case has(q, "policy"):
+				return opGetBucketPolicy
+			case has(q, "policyStatus"):
+				return opGetBucketPolicyStatus
 			case has(q, "location"):
 				return opGetBucketLocation
 			case has(q, "uploads"):
@@ -143,8 +151,14 @@ func operation(method, bucket, key string, q url.Values, h http.Header) string {
 		case http.MethodHead:
 			return opHeadBucket
 		case http.MethodPut:
+			if has(q, "policy") {
+				return opPutBucketPolicy
+			}
 			return opCreateBucket
 		case http.MethodDelete:
+			if has(q, "policy") {
+				return opDeleteBucketPolicy
+			}
 			return opDeleteBucket
 		case http.MethodPost:
 			if has(q, "delete") {

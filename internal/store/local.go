@@ -231,6 +231,27 @@ func (s *Local) ListBuckets(_ context.Context) ([]Bucket, error) {
 	return out, err
 }
 
+// SetBucketPolicy stores (or, with "", deletes) a bucket's policy.
+func (s *Local) SetBucketPolicy(_ context.Context, name, policy string) error {
+	return s.db.Update(func(tx *bolt.Tx) error {
+		bs := tx.Bucket(bucketsRoot)
+		v := bs.Get([]byte(name))
+		if v == nil {
+			return ErrNoSuchBucket
+		}
+		var b Bucket
+		if err := json.Unmarshal(v, &b); err != nil {
+			return err
+		}
+		b.Policy = policy
+		nv, err := json.Marshal(&b)
+		if err != nil {
+			return err
+		}
+		return bs.Put([]byte(name), nv)
+	})
+}
+
 // objects returns the object index of bucket in tx.
 func objects(tx *bolt.Tx, bucket string) (*bolt.Bucket, error) {
 	b := tx.Bucket(objectsRoot).Bucket([]byte(bucket))

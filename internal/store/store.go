@@ -42,6 +42,8 @@ type Bucket struct {
 	Name    string    `json:"-"`
 	Created time.Time `json:"c"`
 	Region  string    `json:"r,omitempty"`
+	// Policy is the bucket policy document, "" for none.
+	Policy string `json:"p,omitempty"`
 }
 
 // Tag is one object tag; tag order is kept as given.
@@ -171,6 +173,8 @@ type Backend interface {
 	DeleteBucket(ctx context.Context, name string) error
 	GetBucket(ctx context.Context, name string) (Bucket, error)
 	ListBuckets(ctx context.Context) ([]Bucket, error)
+	// SetBucketPolicy stores a bucket's policy ("" deletes it).
+	SetBucketPolicy(ctx context.Context, name, policy string) error
 
 	PutObject(ctx context.Context, bucket, key string, body io.Reader, tmpl ObjectInfo, opts PutOptions) (ObjectInfo, error)
 	OpenObject(ctx context.Context, bucket, key string) (Object, error)
