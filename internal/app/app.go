@@ -12,6 +12,7 @@ import (
 	"log/slog"
 	"math/big"
 	"net/http"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"time"
@@ -114,6 +115,15 @@ func Open(o Options) (*App, error) {
 		return nil, err
 	}
 	resolver := sts.NewResolver(dir, ring, o.Now)
+	var proxies []netip.Prefix
+	for _, p := range cfg.TrustedProxies {
+		pf, err := netip.ParsePrefix(p)
+		if err != nil {
+			a, _ := netip.ParseAddr(p)
+			pf = netip.PrefixFrom(a, a.BitLen())
+		}
+		proxies = append(proxies, pf.Masked())
+	}
 	h := s3api.New(s3api.Config{
 		Store:       st,
 		Credentials: resolver,
@@ -123,6 +133,8 @@ func Open(o Options) (*App, error) {
 		Domain:      cfg.Domain,
 		Logger:      log,
 		Now:         o.Now,
+
+		TrustedProxies: proxies,
 	})
 	return &App{Handler: h, Store: st, Config: cfg, Root: root, Ring: ring, STS: svc, Resolver: resolver}, nil
 }

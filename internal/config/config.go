@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net/netip"
 	"os"
 	"regexp"
 	"strconv"
@@ -37,6 +38,9 @@ type Config struct {
 	Roles []Role `yaml:"roles"`
 	// STS configures session tokens.
 	STS STS `yaml:"sts"`
+	// TrustedProxies are the addresses (CIDR) of reverse proxies whose
+	// X-Forwarded-For is believed for aws:SourceIp. Empty: none is.
+	TrustedProxies []string `yaml:"trusted_proxies"`
 }
 
 // User is a static user.
@@ -197,6 +201,13 @@ func (c *Config) validate(file string) error {
 		return &FieldError{file, "region", fmt.Sprintf("%q is not a region name (lowercase letters, digits and '-')", c.Region)}
 	}
 	c.Domain = strings.TrimSuffix(strings.ToLower(c.Domain), ".")
+	for i, p := range c.TrustedProxies {
+		if _, err := netip.ParsePrefix(p); err != nil {
+			if _, err := netip.ParseAddr(p); err != nil {
+				return &FieldError{file, fmt.Sprintf("trusted_proxies[%d]", i), fmt.Sprintf("%q is not an IP address or CIDR block", p)}
+			}
+		}
+	}
 	seenName := map[string]bool{}
 	seenKey := map[string]bool{}
 	for i, u := range c.Users {

@@ -110,6 +110,22 @@ func (p *Principal) NeedsContext() bool {
 	return false
 }
 
+// ReadsKeyWithPrefix reports whether any of p's policies reads a
+// condition key with that (lower-case) prefix.
+func (p *Principal) ReadsKeyWithPrefix(prefix string) bool {
+	for _, x := range p.Policies {
+		if x.ReadsKeyWithPrefix(prefix) {
+			return true
+		}
+	}
+	for _, x := range p.SessionPolicies {
+		if x.ReadsKeyWithPrefix(prefix) {
+			return true
+		}
+	}
+	return false
+}
+
 // Decide evaluates what p's own policies say about r: Allow needs an
 // allow in the identity policies and, for a session with a session
 // policy, in the session policy too; any deny wins. Root may do

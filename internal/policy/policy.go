@@ -44,6 +44,20 @@ type Policy struct {
 	// usesContext is set when a condition or a policy variable reads the
 	// request context.
 	usesContext bool
+	// keys are the condition keys the policy's conditions read (lower case).
+	keys map[string]bool
+}
+
+// ReadsKeyWithPrefix reports whether a condition of p reads a key starting
+// with prefix (lower case), so that costly keys are computed only when a
+// policy needs them.
+func (p *Policy) ReadsKeyWithPrefix(prefix string) bool {
+	for k := range p.keys {
+		if strings.HasPrefix(k, prefix) {
+			return true
+		}
+	}
+	return false
 }
 
 // ResourcePatterns lists the Resource and NotResource texts of p.
@@ -158,6 +172,12 @@ func Parse(name, text string, kind Kind) (*Policy, error) {
 		p.Statements = append(p.Statements, cs)
 		if len(cs.conditions) > 0 {
 			p.usesContext = true
+		}
+		for _, c := range cs.conditions {
+			if p.keys == nil {
+				p.keys = map[string]bool{}
+			}
+			p.keys[c.key] = true
 		}
 		for _, r := range cs.resources {
 			if r.items == nil {

@@ -1,12 +1,19 @@
 package s3api
 
 import (
+	"bytes"
+	"encoding/xml"
+	"io"
 	"net"
+	"net/http"
+	"net/netip"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/cairn-io/cairn/internal/policy"
 	"github.com/cairn-io/cairn/internal/s3err"
+	"github.com/cairn-io/cairn/internal/store"
 )
 
 // opActions maps each S3 operation to the IAM action it needs and whether
@@ -56,7 +63,7 @@ func objectARN(bucket, key string) string { return "arn:aws:s3:::" + bucket + "/
 // requestContext builds the condition keys of a request. Keys about the
 // request itself are set from the request, after the principal's own keys,
 // so that no token claim can override them.
-func (s *Server) requestContext(req *request) policy.Context {
+func (s *Server) requestContext(req *request, existingTags bool) policy.Context {
 	ctx := policy.Context{}
 	if req.principal != nil {
 		req.principal.AddContext(ctx)
@@ -68,8 +75,8 @@ func (s *Server) requestContext(req *request) policy.Context {
 	ctx.Set("aws:CurrentTime", now.Format(time.RFC3339))
 	ctx.Set("aws:EpochTime", strconv.FormatInt(now.Unix(), 10))
 	ctx.Set("aws:SecureTransport", strconv.FormatBool(req.TLS != nil))
-	if host, _, err := net.SplitHostPort(req.RemoteAddr); err == nil {
-		ctx.Set("aws:SourceIp", host)
+	if ip := s.sourceIP(req.Request); ip != "" {
+		ctx.Set("aws:SourceIp", ip)
 	}
 	ctx.Set("aws:RequestedRegion", s.region)
 	if req.auth != nil {
@@ -97,11 +104,90 @@ func (s *Server) requestContext(req *request) policy.Context {
 			ctx.Set("s3:x-amz-metadata-directive", d)
 		}
 	}
+	// Tags the request sets: x-amz-tagging, or the PutObjectTagging body.
+	var tags []store.Tag
+	switch req.op {
+	case opPutObject, opCopyObject, opCreateMultipartUpload:
+		if t := req.Header.Get("X-Amz-Tagging"); t != "" {
+			tags, _ = parseTagQuery(t) // the handler reports bad tags
+		}
+	case opPutObjectTagging:
+		tags = req.bodyTags
+	}
+	if len(tags) > 0 {
+		keys := make([]string, len(tags))
+		for i, t := range tags {
+			ctx.Set("s3:RequestObjectTag/"+t.Key, t.Value)
+			ctx.Set("aws:RequestTag/"+t.Key, t.Value)
+			keys[i] = t.Key
+		}
+		ctx.SetMulti("s3:RequestObjectTagKeys", keys)
+		ctx.SetMulti("aws:TagKeys", keys)
+	}
+	// Tags already on the object, read only when a policy asks for them.
+	if existingTags && req.key != "" {
+		if info, err := s.store.HeadObject(req.Context(), req.bucket, req.key); err == nil {
+			for _, t := range info.Tags {
+				ctx.Set("s3:ExistingObjectTag/"+t.Key, t.Value)
+			}
+		}
+	}
 	return ctx
+}
+
+// sourceIP is the client's address: the peer, or, when the peer is a
+// trusted proxy, the nearest untrusted address in X-Forwarded-For. Nothing
+// a client sends can set it otherwise.
+func (s *Server) sourceIP(r *http.Request) string {
+	host, _, err := net.SplitHostPort(r.RemoteAddr)
+	if err != nil {
+		return ""
+	}
+	addr, err := netip.ParseAddr(host)
+	if err != nil || !s.trusted(addr) {
+		return host
+	}
+	hops := strings.Split(strings.Join(r.Header.Values("X-Forwarded-For"), ","), ",")
+	for i := len(hops) - 1; i >= 0; i-- {
+		a, err := netip.ParseAddr(strings.TrimSpace(hops[i]))
+		if err != nil {
+			return addr.String() // malformed chain: stop at the last proxy
+		}
+		if !s.trusted(a.Unmap()) {
+			return a.Unmap().String()
+		}
+		addr = a
+	}
+	return addr.String()
+}
+
+func (s *Server) trusted(a netip.Addr) bool {
+	a = a.Unmap()
+	for _, p := range s.trustedProxies {
+		if p.Contains(a) {
+			return true
+		}
+	}
+	return false
 }
 
 // authorize decides whether the caller may run the operation.
 func (s *Server) authorize(req *request) error {
+	if req.op == opPutObjectTagging {
+		// The tags are condition keys: read the (small) body first and
+		// keep it for the handler.
+		body, err := readBody(req.Body, maxXMLBody)
+		if err != nil {
+			return err
+		}
+		req.Body = io.NopCloser(bytes.NewReader(body))
+		var t tagging
+		if xml.Unmarshal(body, &t) == nil {
+			for _, x := range t.TagSet {
+				req.bodyTags = append(req.bodyTags, store.Tag{Key: x.Key, Value: x.Value})
+			}
+		}
+	}
 	a, ok := opActions[req.op]
 	if !ok || a.action == "" {
 		return nil // checked inside the handler (DeleteObjects)

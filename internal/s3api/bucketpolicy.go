@@ -97,7 +97,8 @@ func (s *Server) decide(req *request, action, resource string) policy.Decision {
 	bp := s.bucketPolicy(req.Context(), bucketOf(resource))
 	if req.context == nil {
 		if (p != nil && p.NeedsContext()) || (bp != nil && bp.UsesContext()) || p == nil {
-			req.context = s.requestContext(req)
+			existing := (bp != nil && bp.ReadsKeyWithPrefix("s3:existingobjecttag/")) || (p != nil && p.ReadsKeyWithPrefix("s3:existingobjecttag/"))
+			req.context = s.requestContext(req, existing)
 		} else {
 			req.context = emptyContext // no condition or variable can read it
 		}

@@ -145,3 +145,26 @@ func hmacRaw(key []byte, msg string) []byte {
 }
 
 func hmacHex(key []byte, msg string) string { return hex.EncodeToString(hmacRaw(key, msg)) }
+
+// doAs sends a request signed with the given static credentials.
+func doAs(t *testing.T, s *testserver.Server, ak, sk, method, path string, hdr map[string]string) rawResponse {
+	t.Helper()
+	r, _ := http.NewRequest(method, s.URL+path, nil)
+	for k, v := range hdr {
+		if v != "" {
+			r.Header.Set(k, v)
+		}
+	}
+	r.Header.Set("X-Amz-Content-Sha256", "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855")
+	signer := v4.NewSigner(func(o *v4.SignerOptions) { o.DisableURIPathEscaping = true })
+	if err := signer.SignHTTP(ctx, aws.Credentials{AccessKeyID: ak, SecretAccessKey: sk}, r, "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855", "s3", "us-east-1", time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	resp, err := s.HTTPClient().Do(r)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return rawResponse{resp.StatusCode, resp.Header, b}
+}

@@ -12,6 +12,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"net/netip"
 	"strconv"
 	"sync/atomic"
 	"time"
@@ -33,7 +34,9 @@ type Server struct {
 	domain   string
 	owner    Owner
 	policies policyCache
-	log      *slog.Logger
+
+	trustedProxies []netip.Prefix
+	log            *slog.Logger
 
 	reqPrefix string
 	reqSeq    atomic.Uint64
@@ -54,6 +57,8 @@ type Config struct {
 	Logger *slog.Logger
 	// Now is the clock for signature checks (tests); nil is time.Now.
 	Now func() time.Time
+	// TrustedProxies may set aws:SourceIp through X-Forwarded-For.
+	TrustedProxies []netip.Prefix
 }
 
 // New builds the S3 handler.
@@ -72,6 +77,8 @@ func New(c Config) *Server {
 		log:       log,
 		reqPrefix: hex.EncodeToString(p[:]),
 		owner:     Owner{ID: c.Account, DisplayName: "cairn"},
+
+		trustedProxies: c.TrustedProxies,
 	}
 	if c.STS != nil {
 		s.sts = sts.NewHandler(c.STS, s.verifier, log)
@@ -91,6 +98,9 @@ type request struct {
 	context   policy.Context
 	// chunked decodes an aws-chunked body (set by requestBody).
 	chunked *sigv4.ChunkedReader
+	// bodyTags are the tags of a PutObjectTagging body, read at
+	// authorization.
+	bodyTags []store.Tag
 }
 
 func (s *Server) newRequestID() string {
