@@ -13,11 +13,14 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
 	"time"
 
 	"github.com/cairn-io/cairn/internal/app"
 	"github.com/cairn-io/cairn/internal/config"
+	"github.com/cairn-io/cairn/internal/policy"
+	"github.com/cairn-io/cairn/internal/simulate"
 	"github.com/cairn-io/cairn/internal/sts"
 )
 
@@ -32,6 +35,9 @@ Usage:
   cairn sts rotate-key --data DIR      add a new active session-token key
   cairn sts retire-key --data DIR ID   remove a key (its tokens stop working)
   cairn sts list-keys --data DIR       show the key ring
+  cairn role revoke-sessions --config FILE ROLE   deny the role's sessions issued until now
+  cairn role revocations --config FILE            list revoked roles
+  cairn policy simulate --config FILE --principal ARN --action A --resource R [--bucket-policy FILE] [--context k=v]...
   cairn version               print the version
 `
 
@@ -50,6 +56,10 @@ func main() {
 		err = runConfig(os.Args[2:])
 	case "sts":
 		err = runSTS(os.Args[2:])
+	case "role":
+		err = runRole(os.Args[2:])
+	case "policy":
+		err = runPolicy(os.Args[2:])
 	case "help", "-h", "--help":
 		fmt.Print(usage)
 	default:
@@ -107,6 +117,97 @@ func runSTS(args []string) error {
 		}
 	default:
 		return fmt.Errorf("unknown sts command %q", args[0])
+	}
+	return nil
+}
+
+func runRole(args []string) error {
+	if len(args) == 0 {
+		return errors.New("usage: cairn role revoke-sessions|revocations --config FILE [ROLE]")
+	}
+	fs := flag.NewFlagSet("role "+args[0], flag.ContinueOnError)
+	cfgPath := fs.String("config", "", "config file")
+	if err := fs.Parse(args[1:]); err != nil {
+		return err
+	}
+	if *cfgPath == "" {
+		return errors.New("--config FILE is required")
+	}
+	switch args[0] {
+	case "revoke-sessions":
+		if fs.NArg() != 1 {
+			return errors.New("usage: cairn role revoke-sessions --config FILE ROLE")
+		}
+		// Sessions carry their issue time in whole seconds: deny up to the
+		// next second so that none issued now survives.
+		before := time.Now().UTC().Truncate(time.Second).Add(time.Second)
+		if err := config.RevokeRoleSessions(*cfgPath, fs.Arg(0), before); err != nil {
+			return err
+		}
+		fmt.Printf("role %s: sessions issued before %s are denied; send SIGHUP to every cairn using %s\n", fs.Arg(0), before.Format(time.RFC3339), *cfgPath)
+	case "revocations":
+		c, err := config.Load(*cfgPath)
+		if err != nil {
+			return err
+		}
+		for _, r := range c.Revocations() {
+			fmt.Printf("%s\tsessions issued before %s are denied\n", r.Role, r.Before)
+		}
+	default:
+		return fmt.Errorf("unknown role command %q", args[0])
+	}
+	return nil
+}
+
+type kvFlags map[string]string
+
+func (k kvFlags) String() string { return "" }
+func (k kvFlags) Set(v string) error {
+	key, val, ok := strings.Cut(v, "=")
+	if !ok {
+		return fmt.Errorf("--context %q: want key=value", v)
+	}
+	k[key] = val
+	return nil
+}
+
+func runPolicy(args []string) error {
+	if len(args) == 0 || args[0] != "simulate" {
+		return errors.New("usage: cairn policy simulate --config FILE --principal ARN --action A --resource R [--bucket-policy FILE] [--context k=v]...")
+	}
+	fs := flag.NewFlagSet("policy simulate", flag.ContinueOnError)
+	cfgPath := fs.String("config", "", "config file")
+	principal := fs.String("principal", "", "root, anonymous, or a user, role or assumed-role ARN")
+	action := fs.String("action", "", "IAM action, e.g. s3:GetObject")
+	resource := fs.String("resource", "", "resource ARN, e.g. arn:aws:s3:::bucket/key")
+	bucketPolicy := fs.String("bucket-policy", "", "file with the bucket policy (JSON)")
+	ctx := kvFlags{}
+	fs.Var(ctx, "context", "condition key=value (repeatable), e.g. aws:SecureTransport=true")
+	if err := fs.Parse(args[1:]); err != nil {
+		return err
+	}
+	cfg := config.Default()
+	if *cfgPath != "" {
+		c, err := config.Load(*cfgPath)
+		if err != nil {
+			return err
+		}
+		cfg = c
+	}
+	in := simulate.Input{Principal: *principal, Action: *action, Resource: *resource, Context: ctx}
+	if *bucketPolicy != "" {
+		b, err := os.ReadFile(*bucketPolicy)
+		if err != nil {
+			return err
+		}
+		in.BucketPolicy = string(b)
+	}
+	effect, err := simulate.Run(cfg, in, os.Stdout)
+	if err != nil {
+		return err
+	}
+	if effect != policy.Allow {
+		os.Exit(3) // denied: scripts can test the exit code
 	}
 	return nil
 }
@@ -195,6 +296,17 @@ func runServer(args []string) error {
 
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	go func() {
+		for range hup {
+			if err := a.Reload(); err != nil {
+				log.Error("config reload refused; the running configuration stays", "config", *cfgPath, "err", err)
+			} else {
+				log.Info("config reloaded", "config", *cfgPath)
+			}
+		}
+	}()
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
 	select {

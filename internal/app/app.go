@@ -51,6 +51,8 @@ type App struct {
 	STS     *sts.Service
 	// Resolver resolves access keys and session tokens.
 	Resolver *sts.Resolver
+
+	configPath string
 }
 
 // RootCredentials are the account root's keys and where they came from.
@@ -136,7 +138,30 @@ func Open(o Options) (*App, error) {
 
 		TrustedProxies: proxies,
 	})
-	return &App{Handler: h, Store: st, Config: cfg, Root: root, Ring: ring, STS: svc, Resolver: resolver}, nil
+	return &App{Handler: h, Store: st, Config: cfg, Root: root, Ring: ring, STS: svc, Resolver: resolver, configPath: o.ConfigPath}, nil
+}
+
+// Reload re-reads the config file and switches users, roles, providers
+// and policies at once; a file that does not validate is refused and the
+// running configuration stays. Listener, data dir, region and domain are
+// not reloaded. Sessions keep working while their role exists.
+func (a *App) Reload() error {
+	if a.configPath == "" {
+		return errors.New("no config file to reload")
+	}
+	cfg, err := config.Load(a.configPath)
+	if err != nil {
+		return err
+	}
+	dir, err := identity.NewDirectory(cfg, a.Root.AccessKey, a.Root.SecretKey)
+	if err != nil {
+		return err
+	}
+	if err := a.STS.SetDirectory(dir); err != nil {
+		return err
+	}
+	a.Resolver.SetDirectory(dir)
+	return nil
 }
 
 // Close releases the store.

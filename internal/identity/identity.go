@@ -151,6 +151,55 @@ func Decide(p *Principal, r *policy.Request) policy.Decision {
 	return d
 }
 
+// Authorize combines a principal's own policies and a bucket policy as AWS
+// does within one account: any explicit deny wins; else an allow from the
+// identity side (bounded by a session policy) or from the bucket policy
+// (for the caller by name, or for everyone) is enough. A bucket-policy
+// allow that names only the session's role is still bounded by the
+// session policy. p == nil is an anonymous caller, allowed only by a
+// bucket policy naming "*". Root is bound only by explicit denies of the
+// bucket policy, and never for managing the bucket policy itself (the way
+// out of a policy that denies everything). bp may be nil.
+func Authorize(p *Principal, bp *policy.Policy, r *policy.Request) policy.Decision {
+	if p == nil {
+		if bp == nil {
+			return policy.Decision{Effect: policy.ImplicitDeny, Policy: "anonymous request and no bucket policy"}
+		}
+		r.Principal = &policy.Principal{Anonymous: true}
+		return bp.Evaluate(r)
+	}
+	if p.Root() {
+		if bp != nil && !strings.HasSuffix(r.Action, "BucketPolicy") {
+			r.Principal = p.PolicyPrincipal()
+			if d := bp.Evaluate(r); d.Effect == policy.Deny {
+				return d
+			}
+		}
+		return policy.Decision{Effect: policy.Allow, Policy: "account root"}
+	}
+	id := Decide(p, r)
+	if id.Effect == policy.Deny || bp == nil {
+		return id
+	}
+	r.Principal = p.PolicyPrincipal() // the caller's ARN and, for a session, its role's
+	all := bp.Evaluate(r)
+	if all.Effect == policy.Deny {
+		return all
+	}
+	if id.Effect == policy.Allow || all.Effect != policy.Allow {
+		return id
+	}
+	r.Principal = &policy.Principal{AWS: []string{p.ARN}}
+	if exact := bp.Evaluate(r); exact.Effect == policy.Allow {
+		return exact
+	}
+	// Allowed through the role's ARN: the session policy still bounds it.
+	if !p.HasSessionPolicy || policy.Evaluate(p.SessionPolicies, r).Effect == policy.Allow {
+		return all
+	}
+	return policy.Decision{Effect: policy.ImplicitDeny, Policy: "session policy (the bucket policy allows the role, the session policy does not)"}
+}
+
 // uniqueID derives a stable IAM-style unique id (AIDA..., AROA...) from
 // a name: stable across restarts and gateways without stored state.
 func uniqueID(prefix, account, name string) string {

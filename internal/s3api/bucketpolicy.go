@@ -83,15 +83,8 @@ func bucketOf(resource string) string {
 	return b
 }
 
-// decide combines the principal's own policies and the bucket policy, as
-// AWS does within one account: any explicit deny wins; else an allow from
-// the identity side (bounded by a session policy) or from the bucket
-// policy (for the caller by name, or for everyone) is enough. A bucket
-// policy allow that names only the session's role is still bounded by the
-// session policy. Anonymous callers are allowed only by a bucket policy
-// naming "*". Root is bound only by explicit denies in the bucket policy,
-// and never for managing the bucket policy itself (the way out of a
-// policy that denies everything).
+// decide builds the request context (only when a policy can read it) and
+// runs the one authorization function, identity.Authorize.
 func (s *Server) decide(req *request, action, resource string) policy.Decision {
 	p := req.principal
 	bp := s.bucketPolicy(req.Context(), bucketOf(resource))
@@ -103,47 +96,7 @@ func (s *Server) decide(req *request, action, resource string) policy.Decision {
 			req.context = emptyContext // no condition or variable can read it
 		}
 	}
-	r := &policy.Request{Action: action, Resource: resource, Context: req.context}
-	if p == nil {
-		if bp == nil {
-			return policy.Decision{Effect: policy.ImplicitDeny, Policy: "anonymous request and no bucket policy"}
-		}
-		r.Principal = &policy.Principal{Anonymous: true}
-		return bp.Evaluate(r)
-	}
-	if p.Root() {
-		if bp != nil && !strings.HasSuffix(action, "BucketPolicy") {
-			r.Principal = p.PolicyPrincipal()
-			if d := bp.Evaluate(r); d.Effect == policy.Deny {
-				return d
-			}
-		}
-		return policy.Decision{Effect: policy.Allow, Policy: "account root"}
-	}
-	id := identity.Decide(p, r)
-	if id.Effect == policy.Deny || bp == nil {
-		return id
-	}
-	r.Principal = p.PolicyPrincipal() // the caller's ARN and, for a session, its role's
-	all := bp.Evaluate(r)
-	if all.Effect == policy.Deny || id.Effect == policy.Allow {
-		if all.Effect == policy.Deny {
-			return all
-		}
-		return id
-	}
-	if all.Effect != policy.Allow {
-		return id
-	}
-	r.Principal = &policy.Principal{AWS: []string{p.ARN}}
-	if exact := bp.Evaluate(r); exact.Effect == policy.Allow {
-		return exact
-	}
-	// Allowed through the role's ARN: the session policy still bounds it.
-	if !p.HasSessionPolicy || policy.Evaluate(p.SessionPolicies, r).Effect == policy.Allow {
-		return all
-	}
-	return policy.Decision{Effect: policy.ImplicitDeny, Policy: "session policy (the bucket policy allows the role, the session policy does not)"}
+	return identity.Authorize(p, bp, &policy.Request{Action: action, Resource: resource, Context: req.context})
 }
 
 func (s *Server) putBucketPolicy(w http.ResponseWriter, req *request) error {

@@ -14,6 +14,7 @@ import (
 	"regexp"
 	"sort"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/cairn-io/cairn/internal/identity"
@@ -24,11 +25,16 @@ import (
 // Service runs the STS operations. Its methods are plain functions of
 // their inputs; the HTTP layer only parses and renders.
 type Service struct {
+	state atomic.Pointer[serviceState]
+	ring  *Ring
+	now   func() time.Time
+	log   *slog.Logger
+}
+
+// serviceState is what a configuration reload replaces as a whole.
+type serviceState struct {
 	dir  *identity.Directory
-	ring *Ring
 	oidc *OIDC
-	now  func() time.Time
-	log  *slog.Logger
 }
 
 // New builds the STS service.
@@ -36,15 +42,26 @@ func New(dir *identity.Directory, ring *Ring, log *slog.Logger, now func() time.
 	if now == nil {
 		now = time.Now
 	}
-	o, err := newOIDC(dir, now)
-	if err != nil {
+	s := &Service{ring: ring, now: now, log: log}
+	if err := s.SetDirectory(dir); err != nil {
 		return nil, err
 	}
-	return &Service{dir: dir, ring: ring, oidc: o, now: now, log: log}, nil
+	return s, nil
+}
+
+// SetDirectory switches to a new identity configuration (a reload). The
+// providers' key caches start empty.
+func (s *Service) SetDirectory(dir *identity.Directory) error {
+	o, err := newOIDC(dir, s.now)
+	if err != nil {
+		return err
+	}
+	s.state.Store(&serviceState{dir: dir, oidc: o})
+	return nil
 }
 
 // OIDC exposes the verifier (for metrics hooks).
-func (s *Service) OIDC() *OIDC { return s.oidc }
+func (s *Service) OIDC() *OIDC { return s.state.Load().oidc }
 
 // Limits from the STS API model.
 const (
@@ -145,7 +162,7 @@ func parseInt(s string) (int, error) {
 
 // sessionPolicy validates Policy and PolicyArns and reports the packed size
 // as a percentage of the 2048-character plaintext budget.
-func (s *Service) sessionPolicy(in *AssumeInput) (string, int, error) {
+func (s *Service) sessionPolicy(dir *identity.Directory, in *AssumeInput) (string, int, error) {
 	size := 0
 	compact := ""
 	if in.Policy != "" {
@@ -161,7 +178,7 @@ func (s *Service) sessionPolicy(in *AssumeInput) (string, int, error) {
 		size += len(compact)
 	}
 	for _, arn := range in.PolicyArns {
-		p, ok := s.dir.ManagedPolicy(arn)
+		p, ok := dir.ManagedPolicy(arn)
 		if !ok {
 			return "", 0, validation("Policy " + arn + " does not exist or is not attachable.")
 		}
@@ -191,11 +208,12 @@ func (s *Service) AssumeRoleWithWebIdentity(ctx context.Context, in *AssumeInput
 	if err := checkAssumeInput(in); err != nil {
 		return nil, err
 	}
-	wt, err := s.oidc.verify(ctx, token)
+	st := s.state.Load()
+	wt, err := st.oidc.verify(ctx, token)
 	if err != nil {
 		return nil, err
 	}
-	role, ok := s.dir.RoleByARN(in.RoleArn)
+	role, ok := st.dir.RoleByARN(in.RoleArn)
 	if !ok {
 		return nil, denied(action, "role "+in.RoleArn+" does not exist")
 	}
@@ -203,7 +221,7 @@ func (s *Service) AssumeRoleWithWebIdentity(ctx context.Context, in *AssumeInput
 	if err != nil {
 		return nil, err
 	}
-	compact, pct, err := s.sessionPolicy(in)
+	compact, pct, err := s.sessionPolicy(st.dir, in)
 	if err != nil {
 		return nil, err
 	}
@@ -240,7 +258,7 @@ func (s *Service) AssumeRoleWithWebIdentity(ctx context.Context, in *AssumeInput
 	c := &sessionClaims{AccessKey: newAccessKeyID(), Role: role.Name, Session: in.RoleSessionName, Issuer: p.URL, Keys: sessionKeys,
 		Policy: compact, PolicyARNs: in.PolicyArns, IssuedAt: now.Unix(), Expires: now.Add(time.Duration(dur) * time.Second).Unix()}
 	creds := s.ring.issue(c)
-	res := &AssumeResult{Credentials: creds, AssumedRoleArn: "arn:aws:sts::" + s.dir.Account + ":assumed-role/" + role.Name + "/" + in.RoleSessionName,
+	res := &AssumeResult{Credentials: creds, AssumedRoleArn: "arn:aws:sts::" + st.dir.Account + ":assumed-role/" + role.Name + "/" + in.RoleSessionName,
 		AssumedRoleID: role.ID + ":" + in.RoleSessionName, Subject: wt.subject, Audience: wt.matchedAudience, Provider: p.URL,
 		PackedPolicySize: pct, HasPacked: in.Policy != "" || len(in.PolicyArns) > 0 || len(tags) > 0}
 	if azp, _ := wt.claims["azp"].(string); azp != "" {
@@ -391,7 +409,8 @@ func (s *Service) AssumeRole(caller *identity.Principal, in *AssumeInput) (*Assu
 	if caller.Root() {
 		return nil, stsErr("AccessDenied", "Roles may not be assumed by root accounts.").Because("root called AssumeRole")
 	}
-	role, ok := s.dir.RoleByARN(in.RoleArn)
+	st := s.state.Load()
+	role, ok := st.dir.RoleByARN(in.RoleArn)
 	if !ok {
 		return nil, denied(action, "role "+in.RoleArn+" does not exist")
 	}
@@ -403,7 +422,7 @@ func (s *Service) AssumeRole(caller *identity.Principal, in *AssumeInput) (*Assu
 	if err != nil {
 		return nil, err
 	}
-	compact, pct, err := s.sessionPolicy(in)
+	compact, pct, err := s.sessionPolicy(st.dir, in)
 	if err != nil {
 		return nil, err
 	}
@@ -425,7 +444,7 @@ func (s *Service) AssumeRole(caller *identity.Principal, in *AssumeInput) (*Assu
 		return nil, denied(action, "trust policy of "+role.ARN+": "+d.Explain())
 	}
 	if d.Effect != policy.Allow {
-		acct := &policy.Request{Action: action, Principal: &policy.Principal{AWS: []string{"arn:aws:iam::" + s.dir.Account + ":root"}}, Context: ctxKeys}
+		acct := &policy.Request{Action: action, Principal: &policy.Principal{AWS: []string{"arn:aws:iam::" + st.dir.Account + ":root"}}, Context: ctxKeys}
 		if d = role.Trust.Evaluate(acct); d.Effect != policy.Allow {
 			return nil, denied(action, fmt.Sprintf("trust policy of %s does not allow %s: %s", role.ARN, caller.ARN, d.Explain()))
 		}
@@ -449,7 +468,7 @@ func (s *Service) AssumeRole(caller *identity.Principal, in *AssumeInput) (*Assu
 	creds := s.ring.issue(c)
 	s.log.Info("sts: issued credentials", "event", "AssumeRole", "role", role.ARN, "session", in.RoleSessionName, "caller", caller.ARN,
 		"access_key", creds.AccessKeyID, "expires", creds.Expiration.Format(time.RFC3339))
-	return &AssumeResult{Credentials: creds, AssumedRoleArn: "arn:aws:sts::" + s.dir.Account + ":assumed-role/" + role.Name + "/" + in.RoleSessionName,
+	return &AssumeResult{Credentials: creds, AssumedRoleArn: "arn:aws:sts::" + st.dir.Account + ":assumed-role/" + role.Name + "/" + in.RoleSessionName,
 		AssumedRoleID: role.ID + ":" + in.RoleSessionName, PackedPolicySize: pct, HasPacked: in.Policy != "" || len(in.PolicyArns) > 0 || len(in.Tags) > 0}, nil
 }
 

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/cairn-io/cairn/internal/identity"
@@ -71,12 +72,13 @@ func (r *Ring) issue(c *sessionClaims) Credentials {
 // the token would cost more than the rest of the lookup). A request with a
 // session token then costs about what one with a static key costs.
 type Resolver struct {
-	dir  *identity.Directory
+	dir  atomic.Pointer[identity.Directory]
 	ring *Ring
 	now  func() time.Time
 
 	mu    sync.RWMutex
 	cache map[string]*identity.Principal
+	gen   uint64 // bumped by SetDirectory
 }
 
 // sessionCacheMax bounds the cache: tokens are at most a few KB.
@@ -87,7 +89,21 @@ func NewResolver(dir *identity.Directory, ring *Ring, now func() time.Time) *Res
 	if now == nil {
 		now = time.Now
 	}
-	return &Resolver{dir: dir, ring: ring, now: now, cache: map[string]*identity.Principal{}}
+	r := &Resolver{ring: ring, now: now, cache: map[string]*identity.Principal{}}
+	r.dir.Store(dir)
+	return r
+}
+
+// SetDirectory switches to a new identity configuration (a reload) and
+// forgets every opened session: each is rebuilt, on its next request, from
+// its token and the new configuration, so new policies (a revocation, a
+// removed role) apply at once.
+func (r *Resolver) SetDirectory(dir *identity.Directory) {
+	r.mu.Lock()
+	r.dir.Store(dir)
+	r.cache = map[string]*identity.Principal{}
+	r.gen++
+	r.mu.Unlock()
 }
 
 var (
@@ -98,7 +114,7 @@ var (
 // Lookup implements sigv4.Credentials.
 func (r *Resolver) Lookup(accessKey, token string) (sigv4.Identity, error) {
 	if token == "" {
-		if p, ok := r.dir.Static(accessKey); ok {
+		if p, ok := r.dir.Load().Static(accessKey); ok {
 			return p, nil
 		}
 		// Includes an ASIA key sent without its token: AWS, too, says the
@@ -122,6 +138,7 @@ func (r *Resolver) Lookup(accessKey, token string) (sigv4.Identity, error) {
 func (r *Resolver) Session(token string) (*identity.Principal, error) {
 	r.mu.RLock()
 	p, ok := r.cache[token]
+	gen := r.gen
 	r.mu.RUnlock()
 	if ok {
 		return p, nil
@@ -131,6 +148,10 @@ func (r *Resolver) Session(token string) (*identity.Principal, error) {
 		return nil, err
 	}
 	r.mu.Lock()
+	defer r.mu.Unlock()
+	if gen != r.gen {
+		return p, nil // built from a configuration replaced meanwhile: do not keep it
+	}
 	if len(r.cache) >= sessionCacheMax {
 		// Drop about half at random (map order): bounded memory, and the
 		// sessions in use come back on their next request.
@@ -143,7 +164,6 @@ func (r *Resolver) Session(token string) (*identity.Principal, error) {
 		}
 	}
 	r.cache[token] = p
-	r.mu.Unlock()
 	return p, nil
 }
 
@@ -170,7 +190,8 @@ func (r *Resolver) openSession(token string) (*identity.Principal, error) {
 // principal rebuilds a session's principal from its claims and the
 // current directory: a session whose role was removed stops working.
 func (r *Resolver) principal(c *sessionClaims) (*identity.Principal, error) {
-	acct := r.dir.Account
+	dir := r.dir.Load()
+	acct := dir.Account
 	issued := time.Unix(c.IssuedAt, 0).UTC()
 	keys := policy.Context{}
 	for k, v := range c.Keys {
@@ -180,14 +201,14 @@ func (r *Resolver) principal(c *sessionClaims) (*identity.Principal, error) {
 	p := &identity.Principal{Account: acct, AccessKey: c.AccessKey, IssuedAt: issued, Expires: time.Unix(c.Expires, 0).UTC(),
 		Provider: c.Issuer, Chained: c.Chained, Keys: keys}
 	if c.User != "" {
-		u, ok := r.dir.User(c.User)
+		u, ok := dir.User(c.User)
 		if !ok {
 			return nil, errInvalidToken.Because("session of user " + c.User + " who no longer exists")
 		}
 		p.Type, p.Name, p.ARN, p.UserID, p.Policies, p.SessionUser = identity.TypeUser, u.Name, u.ARN, u.UserID, u.Policies, u.Name
 		return p, nil
 	}
-	role, ok := r.dir.Role(c.Role)
+	role, ok := dir.Role(c.Role)
 	if !ok {
 		return nil, errInvalidToken.Because("session of role " + c.Role + " which no longer exists")
 	}
@@ -208,7 +229,7 @@ func (r *Resolver) principal(c *sessionClaims) (*identity.Principal, error) {
 			p.SessionPolicies = append(p.SessionPolicies, sp)
 		}
 		for _, arn := range c.PolicyARNs {
-			mp, ok := r.dir.ManagedPolicy(arn)
+			mp, ok := dir.ManagedPolicy(arn)
 			if !ok {
 				return nil, errInvalidToken.Because("session policy " + arn + " no longer exists")
 			}

@@ -15,6 +15,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sts"
 	"github.com/aws/aws-sdk-go-v2/service/sts/types"
 
+	cairnconfig "github.com/cairn-io/cairn/internal/config"
 	"github.com/cairn-io/cairn/internal/oidctest"
 	cairnsts "github.com/cairn-io/cairn/internal/sts"
 	"github.com/cairn-io/cairn/internal/testserver"
@@ -266,4 +267,34 @@ func TestKeyRingRotation(t *testing.T) {
 	if fi, err := os.Stat(filepath.Join(dir, "sts-keys.json")); err != nil || fi.Mode().Perm() != 0o600 {
 		t.Fatalf("key ring file mode: %v %v", fi.Mode(), err)
 	}
+}
+
+// Revoking a role's sessions writes a deny on aws:TokenIssueTime into the
+// config; after a reload, older sessions are refused on their next request
+// and newer ones work.
+func TestRevokeSessionsAndReload(t *testing.T) {
+	e := setup(t, testserver.Options{})
+	ak, sk, tok := e.session(t, 0)
+	c := e.srv.ClientWithToken(ak, sk, tok, true)
+	_, err := c.PutObject(ctx, &s3.PutObjectInput{Bucket: aws.String("work"), Key: aws.String(homeKey), Body: strings.NewReader("x")})
+	must(t, err)
+	time.Sleep(1100 * time.Millisecond) // issue times are whole seconds
+	must(t, cairnconfig.RevokeRoleSessions(e.srv.ConfigPath, "ci", time.Now().UTC().Truncate(time.Second)))
+	// Not yet reloaded: still allowed.
+	_, err = c.GetObject(ctx, &s3.GetObjectInput{Bucket: aws.String("work"), Key: aws.String(homeKey)})
+	must(t, err)
+	must(t, e.srv.App.Reload())
+	_, err = c.GetObject(ctx, &s3.GetObjectInput{Bucket: aws.String("work"), Key: aws.String(homeKey)})
+	wantErr(t, err, "AccessDenied", 403)
+	time.Sleep(1100 * time.Millisecond)
+	ak2, sk2, tok2 := e.session(t, 0)
+	_, err = e.srv.ClientWithToken(ak2, sk2, tok2, true).GetObject(ctx, &s3.GetObjectInput{Bucket: aws.String("work"), Key: aws.String(homeKey)})
+	must(t, err)
+	// A broken file is refused and the running configuration stays.
+	must(t, os.WriteFile(e.srv.ConfigPath, []byte("roles: [ {name: broken"), 0o600))
+	if err := e.srv.App.Reload(); err == nil {
+		t.Fatal("broken config reloaded")
+	}
+	_, err = e.srv.ClientWithToken(ak2, sk2, tok2, true).GetObject(ctx, &s3.GetObjectInput{Bucket: aws.String("work"), Key: aws.String(homeKey)})
+	must(t, err)
 }

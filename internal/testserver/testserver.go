@@ -35,6 +35,8 @@ type Server struct {
 	Addr string
 	App  *app.App
 	Dir  string
+	// ConfigPath is the config file written from Options.Config.
+	ConfigPath string
 	srv  *httptest.Server
 }
 
@@ -82,7 +84,7 @@ func Start(t testing.TB, o Options) *Server {
 	} else {
 		hs.Start()
 	}
-	s := &Server{URL: hs.URL, Addr: hs.Listener.Addr().String(), App: a, Dir: dir, srv: hs}
+	s := &Server{URL: hs.URL, Addr: hs.Listener.Addr().String(), App: a, Dir: dir, ConfigPath: cfgPath, srv: hs}
 	t.Cleanup(s.Close)
 	return s
 }
