@@ -58,8 +58,9 @@ func (s *Statement) label() string {
 // if an allow statement applies, else ImplicitDeny.
 func (p *Policy) Evaluate(r *Request) Decision {
 	allow := Decision{}
+	action := lowerAction(r.Action)
 	for _, s := range p.Statements {
-		if !s.applies(r) {
+		if !s.applies(r, action) {
 			continue
 		}
 		if s.Effect == Deny {
@@ -89,11 +90,31 @@ func Evaluate(policies []*Policy, r *Request) Decision {
 	return allow
 }
 
-func (s *Statement) applies(r *Request) bool {
+// lowerAction lower-cases an action, caching the common S3 ones so that a
+// decision does not allocate for it.
+func lowerAction(a string) string {
+	if l, ok := lowerActions[a]; ok {
+		return l
+	}
+	return strings.ToLower(a)
+}
+
+var lowerActions = func() map[string]string {
+	m := map[string]string{}
+	for _, a := range []string{"s3:GetObject", "s3:PutObject", "s3:DeleteObject", "s3:ListBucket", "s3:ListAllMyBuckets",
+		"s3:CreateBucket", "s3:DeleteBucket", "s3:GetBucketLocation", "s3:ListBucketMultipartUploads", "s3:AbortMultipartUpload",
+		"s3:ListMultipartUploadParts", "s3:GetObjectTagging", "s3:PutObjectTagging", "s3:DeleteObjectTagging", "s3:GetObjectAttributes",
+		"s3:PutBucketPolicy", "s3:GetBucketPolicy", "s3:DeleteBucketPolicy", "s3:GetBucketPolicyStatus",
+		"sts:AssumeRole", "sts:AssumeRoleWithWebIdentity", "sts:TagSession"} {
+		m[a] = strings.ToLower(a)
+	}
+	return m
+}()
+
+func (s *Statement) applies(r *Request, action string) bool {
 	if s.principal != nil && s.principal.matches(r.Principal) == s.notPrincipal {
 		return false
 	}
-	action := strings.ToLower(r.Action)
 	matched := false
 	for i := range s.actions {
 		if m, _ := s.actions[i].match(action, nil, true); m {

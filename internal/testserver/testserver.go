@@ -37,7 +37,7 @@ type Server struct {
 	Dir  string
 	// ConfigPath is the config file written from Options.Config.
 	ConfigPath string
-	srv  *httptest.Server
+	srv        *httptest.Server
 }
 
 // Options tune a test server.
