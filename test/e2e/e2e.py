@@ -13,6 +13,7 @@ import json
 import os
 import re
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
@@ -79,8 +80,11 @@ class Issuer:
         info = json.loads(self.proc.stdout.readline())
         self.url, self.ca_file, self.mint_url = info["issuer"], info["ca_file"], info["mint"]
 
-    def token(self, sub=WI_SUB, aud="sts.amazonaws.com"):
-        q = urllib.parse.urlencode({"sub": sub, "aud": aud})
+    def token(self, sub=WI_SUB, aud="sts.amazonaws.com", extra=None):
+        params = {"sub": sub, "aud": aud}
+        if extra:
+            params["extra"] = json.dumps(extra)
+        q = urllib.parse.urlencode(params)
         with urllib.request.urlopen(f"{self.mint_url}?{q}") as r:
             return r.read().decode()
 
@@ -111,6 +115,20 @@ roles:
       - Version: "2012-10-17"
         Statement:
           - {{Effect: Allow, Action: ["s3:*"], Resource: ["arn:aws:s3:::{WI_BUCKET}", "arn:aws:s3:::{WI_BUCKET}/*"]}}
+  - name: e2e-home
+    trust_policy:
+      Version: "2012-10-17"
+      Statement:
+        - Effect: Allow
+          Principal: {{Federated: "arn:aws:iam::000000000000:oidc-provider/{host}"}}
+          Action: sts:AssumeRoleWithWebIdentity
+          Condition: {{StringEquals: {{"{host}:aud": sts.amazonaws.com}}}}
+    policies:
+      - Version: "2012-10-17"
+        Statement:
+          - {{Effect: Allow, Action: ["s3:GetObject", "s3:PutObject"], Resource: "arn:aws:s3:::homes/${{{host}:sub}}/*"}}
+          - {{Effect: Allow, Action: "s3:ListBucket", Resource: "arn:aws:s3:::homes", Condition: {{StringLike: {{"s3:prefix": "${{{host}:sub}}/*"}}}}}}
+          - {{Effect: Allow, Action: ["s3:GetObject", "s3:PutObject", "s3:ListBucket"], Resource: ["arn:aws:s3:::tls-only", "arn:aws:s3:::tls-only/*"]}}
 """
 
 
@@ -129,6 +147,8 @@ class Server:
         env = dict(os.environ, CAIRN_ROOT_ACCESS_KEY=AK, CAIRN_ROOT_SECRET_KEY=SK)
         args = [binary, "server", "--listen", "127.0.0.1:0", "--data", os.path.join(self.tmp, "data")]
         self.ca = None
+        self.binary = binary
+        self.config_path = None
         if tls:
             self.ca, key = self_signed(self.tmp)
             args += ["--tls-cert", self.ca, "--tls-key", key]
@@ -137,6 +157,7 @@ class Server:
             with open(path, "w") as f:
                 f.write(config)
             args += ["--config", path]
+            self.config_path = path
         self.proc = subprocess.Popen(args, stderr=subprocess.PIPE, text=True, env=env)
         deadline = time.time() + 20
         self.endpoint = None
@@ -202,6 +223,7 @@ def main():
         run_web_identity(srv, issuer)
         run_tls(tls)
         run_presigned(srv)
+        run_policies(srv, issuer)
     finally:
         srv.stop()
         tls.stop()
@@ -581,6 +603,85 @@ def run_presigned(srv):
         assert "AWSAccessKeyId=" in v2_url, v2_url  # boto3's SigV2 default for us-east-1
         refused(v2_url, "InvalidRequest", 400)
     presigned()
+
+
+def assume(srv, issuer, role, **token_args):
+    sts = boto3.client("sts", endpoint_url=srv.endpoint, region_name="us-east-1",
+                       config=Config(signature_version=botocore.UNSIGNED, retries={"max_attempts": 1}))
+    c = sts.assume_role_with_web_identity(RoleArn=role, RoleSessionName="e2e-policy", WebIdentityToken=issuer.token(**token_args))["Credentials"]
+    return boto3.client("s3", endpoint_url=srv.endpoint, aws_access_key_id=c["AccessKeyId"], aws_secret_access_key=c["SecretAccessKey"],
+                        aws_session_token=c["SessionToken"], region_name="us-east-1", config=Config(retries={"max_attempts": 1}))
+
+
+def run_policies(srv, issuer):
+    root = boto3.client("s3", endpoint_url=srv.endpoint, aws_access_key_id=AK, aws_secret_access_key=SK, region_name="us-east-1")
+    for b in ("homes", "pub-bucket", "tls-only"):
+        root.create_bucket(Bucket=b)
+    home_role = "arn:aws:iam::000000000000:role/e2e-home"
+
+    @check("web-identity role limited to ${sub}: own prefix works, elsewhere AccessDenied, root listing denied by s3:prefix")
+    def home():
+        s3 = assume(srv, issuer, home_role, sub="alice")
+        s3.put_object(Bucket="homes", Key="alice/notes.txt", Body=b"mine")
+        eq(s3.get_object(Bucket="homes", Key="alice/notes.txt")["Body"].read(), b"mine", "own object")
+        eq([o["Key"] for o in s3.list_objects_v2(Bucket="homes", Prefix="alice/")["Contents"]], ["alice/notes.txt"], "own listing")
+        client_error(lambda: s3.put_object(Bucket="homes", Key="bob/x", Body=b"x"), "AccessDenied", 403)
+        client_error(lambda: s3.list_objects_v2(Bucket="homes", Prefix="bob/"), "AccessDenied", 403)
+        client_error(lambda: s3.list_objects_v2(Bucket="homes"), "AccessDenied", 403)
+        # A sub with wildcards matches literally, not as a pattern.
+        star = assume(srv, issuer, home_role, sub="*")
+        client_error(lambda: star.get_object(Bucket="homes", Key="alice/notes.txt"), "AccessDenied", 403)
+    home()
+
+    @check("public-read bucket policy: anonymous curl GET works, nothing else does")
+    def public():
+        root.put_object(Bucket="pub-bucket", Key="www/index.html", Body=b"<p>public</p>")
+        root.put_object(Bucket="pub-bucket", Key="private/x", Body=b"secret")
+        root.put_bucket_policy(Bucket="pub-bucket", Policy=json.dumps({"Version": "2012-10-17", "Statement": [
+            {"Effect": "Allow", "Principal": "*", "Action": "s3:GetObject", "Resource": "arn:aws:s3:::pub-bucket/www/*"}]}))
+        out = subprocess.run(["curl", "-sS", "-f", f"{srv.endpoint}/pub-bucket/www/index.html"], capture_output=True, timeout=30)
+        eq(out.stdout, b"<p>public</p>", "anonymous GET")
+        for method, path in [("GET", "/pub-bucket/private/x"), ("GET", "/pub-bucket"), ("PUT", "/pub-bucket/www/evil.html"), ("DELETE", "/pub-bucket/www/index.html")]:
+            out = subprocess.run(["curl", "-sS", "-o", "/dev/null", "-w", "%{http_code}", "-X", method, "--data-binary", "x" if method == "PUT" else "",
+                                  f"{srv.endpoint}{path}"] if method == "PUT" else
+                                 ["curl", "-sS", "-o", "/dev/null", "-w", "%{http_code}", "-X", method, f"{srv.endpoint}{path}"], capture_output=True, timeout=30)
+            eq(out.stdout, b"403", f"anonymous {method} {path}")
+    public()
+
+    @check("TLS-only bucket policy denies plain HTTP even for a token claiming aws:SecureTransport=true")
+    def tls_only():
+        root.put_bucket_policy(Bucket="tls-only", Policy=json.dumps({"Version": "2012-10-17", "Statement": [
+            {"Effect": "Deny", "Principal": "*", "Action": "s3:*", "Resource": ["arn:aws:s3:::tls-only", "arn:aws:s3:::tls-only/*"],
+             "Condition": {"Bool": {"aws:SecureTransport": "false"}}}]}))
+        s3 = assume(srv, issuer, home_role, sub="mallory", extra={"aws:SecureTransport": "true", "SecureTransport": "true"})
+        client_error(lambda: s3.put_object(Bucket="tls-only", Key="x", Body=b"x"), "AccessDenied", 403)
+        client_error(lambda: s3.list_objects_v2(Bucket="tls-only"), "AccessDenied", 403)
+    tls_only()
+
+    @check("cairn role revoke-sessions + SIGHUP: the next request of an older session is denied, a new session works")
+    def revoke():
+        s3 = assume(srv, issuer, home_role, sub="carol")
+        s3.put_object(Bucket="homes", Key="carol/a", Body=b"a")
+        time.sleep(1.1)  # sessions carry whole-second issue times
+        p = subprocess.run([srv.binary, "role", "revoke-sessions", "--config", srv.config_path, "e2e-home"], capture_output=True, text=True)
+        eq(p.returncode, 0, "revoke: " + p.stderr)
+        p = subprocess.run([srv.binary, "role", "revocations", "--config", srv.config_path], capture_output=True, text=True)
+        assert "e2e-home" in p.stdout, p.stdout
+        srv.proc.send_signal(signal.SIGHUP)
+        deadline = time.time() + 10
+        while time.time() < deadline:
+            try:
+                s3.get_object(Bucket="homes", Key="carol/a")
+                time.sleep(0.1)
+            except ClientError as e:
+                eq(e.response["Error"]["Code"], "AccessDenied", "after revocation")
+                break
+        else:
+            raise AssertionError("old session still works after revocation and SIGHUP")
+        time.sleep(1.1)
+        fresh = assume(srv, issuer, home_role, sub="carol")
+        eq(fresh.get_object(Bucket="homes", Key="carol/a")["Body"].read(), b"a", "new session")
+    revoke()
 
 
 if __name__ == "__main__":

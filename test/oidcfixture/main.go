@@ -1,6 +1,6 @@
 // Command oidcfixture runs the test OpenID Connect issuer (internal/oidctest)
 // on loopback for the end-to-end scripts: discovery and JWKS over HTTPS,
-// and a plain-HTTP mint endpoint, GET /mint?sub=S&aud=A[&groups=G], that
+// and a plain-HTTP mint endpoint, GET /mint?sub=S&aud=A[&groups=G][&extra=JSON], that
 // returns a signed RS256 token. It prints one JSON line with the issuer
 // URL, the CA file and the mint URL, then serves until killed.
 package main
@@ -34,6 +34,16 @@ func main() {
 		claims := iss.Claims(q.Get("sub"), q.Get("aud"))
 		if g := q.Get("groups"); g != "" {
 			claims["groups"] = strings.Split(g, ",")
+		}
+		if x := q.Get("extra"); x != "" { // extra claims, a JSON object
+			var extra map[string]any
+			if err := json.Unmarshal([]byte(x), &extra); err != nil {
+				http.Error(w, err.Error(), http.StatusBadRequest)
+				return
+			}
+			for k, v := range extra {
+				claims[k] = v
+			}
 		}
 		fmt.Fprint(w, oidctest.Sign(key, claims))
 	})
