@@ -135,39 +135,11 @@ func explicitRangeLen(v string) int64 {
 	return y - x + 1
 }
 
-// partChecksum returns the value of alg in a Complete request's part.
-func partChecksum(p completePartXML, alg checksum.Algorithm) string {
-	switch alg {
-	case checksum.CRC32:
-		return p.ChecksumCRC32
-	case checksum.CRC32C:
-		return p.ChecksumCRC32C
-	case checksum.CRC64NVME:
-		return p.ChecksumCRC64NVME
-	case checksum.SHA1:
-		return p.ChecksumSHA1
-	case checksum.SHA256:
-		return p.ChecksumSHA256
-	}
-	return ""
-}
-
 func setResultChecksum(res *completeMultipartUploadResult, c *store.Checksum) {
 	if c == nil || c.Value == "" {
 		return
 	}
-	switch checksum.Algorithm(c.Algorithm) {
-	case checksum.CRC32:
-		res.ChecksumCRC32 = c.Value
-	case checksum.CRC32C:
-		res.ChecksumCRC32C = c.Value
-	case checksum.CRC64NVME:
-		res.ChecksumCRC64NVME = c.Value
-	case checksum.SHA1:
-		res.ChecksumSHA1 = c.Value
-	case checksum.SHA256:
-		res.ChecksumSHA256 = c.Value
-	}
+	res.set(checksum.Algorithm(c.Algorithm), c.Value)
 	res.ChecksumType = c.Type
 }
 
@@ -213,7 +185,7 @@ func completeChecksum(u *store.Upload, named []completePartXML, parts []store.Pa
 	for i, p := range parts {
 		stored := p.Checksum
 		for _, a := range checksum.All {
-			v := partChecksum(named[i], a)
+			v := named[i].get(a)
 			if v == "" {
 				continue
 			}
@@ -234,7 +206,7 @@ func completeChecksum(u *store.Upload, named []completePartXML, parts []store.Pa
 		if p.Checksum == nil || p.Checksum.Algorithm != decl.Algorithm {
 			return s3err.InvalidRequest.Msg("The upload was created using a " + strings.ToLower(decl.Algorithm) + " checksum. The complete request must include the checksum for each part. It was missing for part " + itoa(p.Number) + " in the request.")
 		}
-		if partChecksum(named[i], alg) == "" {
+		if named[i].get(alg) == "" {
 			return s3err.InvalidRequest.Msg("The upload was created using a " + strings.ToLower(decl.Algorithm) + " checksum. The complete request must include the checksum for each part. It was missing for part " + itoa(p.Number) + " in the request.")
 		}
 		values[i] = p.Checksum.Value
@@ -337,9 +309,7 @@ func (s *Server) listParts(w http.ResponseWriter, req *request) error {
 	for _, p := range parts {
 		x := partXML{PartNumber: p.Number, LastModified: isoTime(p.Modified), ETag: `"` + p.ETag + `"`, Size: p.Size}
 		if c := p.Checksum; c != nil {
-			var r completeMultipartUploadResult
-			setResultChecksum(&r, c)
-			x.ChecksumCRC32, x.ChecksumCRC32C, x.ChecksumCRC64NVME, x.ChecksumSHA1, x.ChecksumSHA256 = r.ChecksumCRC32, r.ChecksumCRC32C, r.ChecksumCRC64NVME, r.ChecksumSHA1, r.ChecksumSHA256
+			x.set(checksum.Algorithm(c.Algorithm), c.Value)
 		}
 		res.Parts = append(res.Parts, x)
 		res.NextPartNumberMarker = p.Number

@@ -306,37 +306,25 @@ func walkKeys(c *bolt.Cursor, prefix, delimiter, marker string, maxKeys int, res
 	}
 	count := 0
 	k, v := c.Seek([]byte(start))
-	for ; k != nil; k, v = c.Next() {
-		if !bytes.HasPrefix(k, []byte(prefix)) {
-			break
-		}
+	for k != nil && bytes.HasPrefix(k, []byte(prefix)) {
 		if string(k) <= marker {
+			k, v = c.Next()
 			continue
 		}
 		if delimiter != "" {
 			if i := strings.Index(string(k[len(prefix):]), delimiter); i >= 0 {
 				cp := string(k[:len(prefix)+i+len(delimiter)])
-				if cp <= marker {
-					// The marker sits inside this prefix group: skip it.
-					k, v = seekPast(c, cp)
-					if k == nil {
+				// A prefix at or before the marker was on an earlier page.
+				if cp > marker {
+					if count == maxKeys {
+						res.IsTruncated = true
 						break
 					}
-					k, v = c.Prev()
-					continue
+					res.CommonPrefixes = append(res.CommonPrefixes, cp)
+					res.NextMarker = cp
+					count++
 				}
-				if count == maxKeys {
-					res.IsTruncated = true
-					break
-				}
-				res.CommonPrefixes = append(res.CommonPrefixes, cp)
-				res.NextMarker = cp
-				count++
-				k, v = seekPast(c, cp)
-				if k == nil {
-					break
-				}
-				k, v = c.Prev()
+				k, v = seekPast(c, cp) // the whole group in one seek
 				continue
 			}
 		}
@@ -349,6 +337,7 @@ func walkKeys(c *bolt.Cursor, prefix, delimiter, marker string, maxKeys int, res
 		}
 		res.NextMarker = string(k)
 		count++
+		k, v = c.Next()
 	}
 	return nil
 }
