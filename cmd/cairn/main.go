@@ -222,6 +222,12 @@ func runServer(args []string) error {
 	noSync := fs.Bool("no-fsync", false, "do not fsync writes (faster; acknowledged writes may be lost on power failure)")
 	logFormat := fs.String("log-format", "text", "log format: text or json")
 	logLevel := fs.String("log-level", "info", "log level: debug, info, warn, error")
+	adminListen := fs.String("admin-listen", "", "also serve /metrics, /healthz, /readyz on this address (they are always at /-/metrics, /-/healthz, /-/readyz on --listen)")
+	accessLog := fs.Bool("access-log", true, "log one line per request at info level")
+	maxRequests := fs.Int("max-requests", 1024, "concurrent requests before answering 503 SlowDown")
+	bodyIdle := fs.Duration("body-idle-timeout", time.Minute, "end a request whose body stops arriving for this long")
+	headerTimeout := fs.Duration("read-header-timeout", 15*time.Second, "time to read a request's headers")
+	shutdownTimeout := fs.Duration("shutdown-timeout", 30*time.Second, "on SIGTERM, time given to in-flight requests")
 	tlsCert := fs.String("tls-cert", "", "PEM certificate (chain) file: serve HTTPS")
 	tlsKey := fs.String("tls-key", "", "PEM private key file for --tls-cert")
 	if err := fs.Parse(args); err != nil {
@@ -248,6 +254,7 @@ func runServer(args []string) error {
 	a, err := app.Open(app.Options{
 		DataDir: *data, ConfigPath: *cfgPath, Region: *region, Domain: *domain, NoSync: *noSync, Logger: log,
 		RootAccessKey: os.Getenv("CAIRN_ROOT_ACCESS_KEY"), RootSecretKey: os.Getenv("CAIRN_ROOT_SECRET_KEY"),
+		MaxInFlight: *maxRequests, BodyIdleTimeout: *bodyIdle, AccessLog: *accessLog,
 	})
 	if err != nil {
 		return err
@@ -276,7 +283,7 @@ func runServer(args []string) error {
 	}
 	srv := &http.Server{
 		Handler:           a.Handler,
-		ReadHeaderTimeout: 15 * time.Second,
+		ReadHeaderTimeout: *headerTimeout,
 		IdleTimeout:       2 * time.Minute,
 		MaxHeaderBytes:    64 << 10,
 		ErrorLog:          slog.NewLogLogger(handler, slog.LevelWarn),
@@ -307,15 +314,33 @@ func runServer(args []string) error {
 			}
 		}
 	}()
-	errc := make(chan error, 1)
+	errc := make(chan error, 2)
 	go func() { errc <- srv.Serve(ln) }()
+	var admin *http.Server
+	if *adminListen != "" {
+		aln, err := net.Listen("tcp", *adminListen)
+		if err != nil {
+			return fmt.Errorf("--admin-listen %s: %w", *adminListen, err)
+		}
+		admin = &http.Server{Handler: a.Admin, ReadHeaderTimeout: 5 * time.Second}
+		go func() { errc <- admin.Serve(aln) }()
+		fmt.Fprintf(os.Stderr, "cairn: metrics and health at http://%s/metrics /healthz /readyz\n", aln.Addr())
+	}
 	select {
 	case err := <-errc:
 		return err
 	case <-ctx.Done():
 	}
 	log.Info("shutting down: finishing in-flight requests")
-	sctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	sctx, cancel := context.WithTimeout(context.Background(), *shutdownTimeout)
 	defer cancel()
-	return srv.Shutdown(sctx)
+	if admin != nil {
+		admin.Close()
+	}
+	// Stop accepting, let in-flight requests finish (an upload commits
+	// whole or not at all), then close the store.
+	if err := srv.Shutdown(sctx); err != nil {
+		log.Warn("shutdown deadline passed with requests in flight", "err", err)
+	}
+	return nil
 }

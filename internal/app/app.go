@@ -19,6 +19,7 @@ import (
 
 	"github.com/cairn-io/cairn/internal/config"
 	"github.com/cairn-io/cairn/internal/identity"
+	"github.com/cairn-io/cairn/internal/metrics"
 	"github.com/cairn-io/cairn/internal/s3api"
 	"github.com/cairn-io/cairn/internal/store"
 	"github.com/cairn-io/cairn/internal/sts"
@@ -39,11 +40,18 @@ type Options struct {
 	RootAccessKey, RootSecretKey string
 	// Now is the clock (tests); nil is time.Now.
 	Now func() time.Time
+	// Limits and logging (zero values are the defaults).
+	MaxInFlight     int
+	BodyIdleTimeout time.Duration
+	AccessLog       bool
 }
 
 // App is an assembled server.
 type App struct {
 	Handler http.Handler
+	// Admin serves /metrics, /healthz and /readyz on their own listener.
+	Admin   http.Handler
+	Metrics *metrics.Metrics
 	Store   *store.Local
 	Config  *config.Config
 	Root    RootCredentials
@@ -116,6 +124,15 @@ func Open(o Options) (*App, error) {
 		st.Close()
 		return nil, err
 	}
+	m := metrics.New()
+	svc.OnIssue = func(action, role, provider string) { m.STSIssued.WithLabelValues(action, role, provider).Inc() }
+	svc.OnFetch = func(provider string, err error) {
+		result := "ok"
+		if err != nil {
+			result = "error"
+		}
+		m.JWKSFetches.WithLabelValues(provider, result).Inc()
+	}
 	resolver := sts.NewResolver(dir, ring, o.Now)
 	var proxies []netip.Prefix
 	for _, p := range cfg.TrustedProxies {
@@ -136,9 +153,14 @@ func Open(o Options) (*App, error) {
 		Logger:      log,
 		Now:         o.Now,
 
-		TrustedProxies: proxies,
+		TrustedProxies:  proxies,
+		Metrics:         m,
+		MaxInFlight:     o.MaxInFlight,
+		BodyIdleTimeout: o.BodyIdleTimeout,
+		AccessLog:       o.AccessLog,
+		Ready:           st.Ping,
 	})
-	return &App{Handler: h, Store: st, Config: cfg, Root: root, Ring: ring, STS: svc, Resolver: resolver, configPath: o.ConfigPath}, nil
+	return &App{Handler: h, Admin: h.AdminHandler(), Metrics: m, Store: st, Config: cfg, Root: root, Ring: ring, STS: svc, Resolver: resolver, configPath: o.ConfigPath}, nil
 }
 
 // Reload re-reads the config file and switches users, roles, providers

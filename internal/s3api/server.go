@@ -14,10 +14,12 @@ import (
 	"net/http"
 	"net/netip"
 	"strconv"
+	"strings"
 	"sync/atomic"
 	"time"
 
 	"github.com/cairn-io/cairn/internal/identity"
+	"github.com/cairn-io/cairn/internal/metrics"
 	"github.com/cairn-io/cairn/internal/policy"
 	"github.com/cairn-io/cairn/internal/s3err"
 	"github.com/cairn-io/cairn/internal/sigv4"
@@ -37,6 +39,12 @@ type Server struct {
 
 	trustedProxies []netip.Prefix
 	log            *slog.Logger
+	metrics        *metrics.Metrics
+	maxInFlight    int64
+	inFlight       atomic.Int64
+	bodyIdle       time.Duration
+	accessLog      bool
+	ready          func() error
 
 	reqPrefix string
 	reqSeq    atomic.Uint64
@@ -59,7 +67,25 @@ type Config struct {
 	Now func() time.Time
 	// TrustedProxies may set aws:SourceIp through X-Forwarded-For.
 	TrustedProxies []netip.Prefix
+	// Metrics receives the request metrics; nil creates a private set.
+	Metrics *metrics.Metrics
+	// MaxInFlight caps concurrent requests (503 SlowDown beyond); 0 is
+	// DefaultMaxInFlight.
+	MaxInFlight int
+	// BodyIdleTimeout ends a request whose body stops arriving for this
+	// long (a slow honest upload keeps it alive); 0 is DefaultBodyIdle.
+	BodyIdleTimeout time.Duration
+	// AccessLog logs one line per request at info level.
+	AccessLog bool
+	// Ready reports whether the server can serve (for /-/readyz).
+	Ready func() error
 }
+
+// Defaults of the limits.
+const (
+	DefaultMaxInFlight = 1024
+	DefaultBodyIdle    = time.Minute
+)
 
 // New builds the S3 handler.
 func New(c Config) *Server {
@@ -79,6 +105,23 @@ func New(c Config) *Server {
 		owner:     Owner{ID: c.Account, DisplayName: "cairn"},
 
 		trustedProxies: c.TrustedProxies,
+		metrics:        c.Metrics,
+		maxInFlight:    int64(c.MaxInFlight),
+		bodyIdle:       c.BodyIdleTimeout,
+		accessLog:      c.AccessLog,
+		ready:          c.Ready,
+	}
+	if s.metrics == nil {
+		s.metrics = metrics.New()
+	}
+	if s.maxInFlight <= 0 {
+		s.maxInFlight = DefaultMaxInFlight
+	}
+	if s.bodyIdle <= 0 {
+		s.bodyIdle = DefaultBodyIdle
+	}
+	if s.ready == nil {
+		s.ready = func() error { return nil }
 	}
 	if c.STS != nil {
 		s.sts = sts.NewHandler(c.STS, s.verifier, log)
@@ -123,12 +166,27 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	h["X-Amz-Id-2"] = []string{req.id}
 	h["Server"] = []string{"cairn"}
 	rw := &statusWriter{ResponseWriter: w}
-	if s.sts != nil {
-		_, virtual := s.virtualHostBucket(r.Host)
-		if sts.IsRequest(r, virtual) {
-			req.op, _ = s.sts.Serve(rw, r, req.id)
-			return
-		}
+	_, virtual := s.virtualHostBucket(r.Host)
+	if !virtual && strings.HasPrefix(r.URL.Path, adminPrefix) {
+		s.serveAdmin(rw, r)
+		return
+	}
+	m := s.metrics
+	if n := s.inFlight.Add(1); n > s.maxInFlight {
+		s.inFlight.Add(-1)
+		m.Rejected.Inc()
+		s3err.WriteXML(rw, r, s3err.SlowDown, req.id)
+		return
+	}
+	m.InFlight.Inc()
+	body := &meteredBody{r: r.Body, rc: http.NewResponseController(w), idle: s.bodyIdle}
+	if r.Body != nil && r.Body != http.NoBody {
+		r.Body = body
+	}
+	defer s.finish(req, rw, body, start)
+	if s.sts != nil && sts.IsRequest(r, virtual) {
+		req.op, _ = s.sts.Serve(rw, r, req.id)
+		return
 	}
 
 	err := s.serve(rw, req)
@@ -137,6 +195,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		if rw.status == 0 {
 			s3err.WriteXML(rw, r, e, req.id)
 		}
+		s.countError(req, e)
 		level := slog.LevelInfo
 		if e.Status >= 500 {
 			level = slog.LevelError
@@ -149,16 +208,109 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		// reused; never read a large one.
 		io.CopyN(io.Discard, r.Body, 64<<10)
 	}
-	payload := ""
-	if req.auth != nil {
-		payload = req.auth.PayloadHash
-		if len(payload) == 64 {
-			payload = "signed"
-		}
-	}
-	s.log.Debug("request", "request_id", req.id, "op", req.op, "principal", principalName(req.principal), "payload", payload,
-		"status", rw.status, "bytes", rw.n, "duration", time.Since(start))
 }
+
+// finish records a request's metrics and access log line.
+func (s *Server) finish(req *request, rw *statusWriter, body *meteredBody, start time.Time) {
+	m := s.metrics
+	s.inFlight.Add(-1)
+	m.InFlight.Dec()
+	m.BytesIn.Add(float64(body.n))
+	m.BytesOut.Add(float64(rw.n))
+	status := rw.status
+	if status == 0 {
+		status = http.StatusOK
+	}
+	op := opLabel(req.op)
+	m.Requests.WithLabelValues(op, strconv.Itoa(status)).Inc()
+	m.Duration.WithLabelValues(op).Observe(time.Since(start).Seconds())
+	if s.accessLog {
+		s.log.Info("access", "request_id", req.id, "principal", principalName(req.principal), "op", op, "bucket", req.bucket,
+			"key", req.key, "status", status, "bytes_in", body.n, "bytes_out", rw.n, "duration", time.Since(start).Round(time.Microsecond))
+	}
+}
+
+func opLabel(op string) string {
+	if op == "" {
+		return "unknown"
+	}
+	return op
+}
+
+// authFailureCodes are the errors counted as authentication failures.
+var authFailureCodes = map[string]bool{
+	"InvalidAccessKeyId": true, "SignatureDoesNotMatch": true, "ExpiredToken": true, "InvalidToken": true,
+	"RequestTimeTooSkewed": true, "AuthorizationHeaderMalformed": true, "AuthorizationQueryParametersError": true,
+	"MissingSecurityHeader": true, "XAmzContentSHA256Mismatch": true,
+}
+
+func (s *Server) countError(req *request, e *s3err.Error) {
+	switch {
+	case authFailureCodes[e.Code]:
+		s.metrics.AuthFailures.WithLabelValues(e.Code).Inc()
+	case e.Code == "AccessDenied" && req.principal == nil && req.auth == nil && !sigv4.IsAnonymous(req.Request):
+		s.metrics.AuthFailures.WithLabelValues("AccessDenied").Inc() // presigned expired, unsigned headers...
+	case e.Code == "AccessDenied":
+		action := "unknown"
+		if a, ok := opActions[req.op]; ok && a.action != "" {
+			action = a.action
+		}
+		s.metrics.Denials.WithLabelValues(action).Inc()
+	case e.Status >= 500:
+		s.metrics.StorageErrors.Inc()
+	}
+}
+
+// adminPrefix holds the operational endpoints. No bucket name can start
+// with "-", so no path-style request can reach them by accident;
+// virtual-hosted requests never do.
+const adminPrefix = "/-/"
+
+func (s *Server) serveAdmin(w http.ResponseWriter, r *http.Request) {
+	switch r.URL.Path {
+	case adminPrefix + "metrics":
+		s.metrics.Handler().ServeHTTP(w, r)
+	case adminPrefix + "healthz":
+		w.Write([]byte("ok\n"))
+	case adminPrefix + "readyz":
+		if err := s.ready(); err != nil {
+			http.Error(w, "not ready: "+err.Error(), http.StatusServiceUnavailable)
+			return
+		}
+		w.Write([]byte("ready\n"))
+	default:
+		http.NotFound(w, r)
+	}
+}
+
+// AdminHandler serves the operational endpoints on their own listener
+// (--admin-listen), at /metrics, /healthz and /readyz.
+func (s *Server) AdminHandler() http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		r2 := r.Clone(r.Context())
+		r2.URL.Path = adminPrefix + strings.TrimPrefix(r.URL.Path, "/")
+		s.serveAdmin(w, r2)
+	})
+}
+
+// meteredBody counts request body bytes and keeps a read deadline that
+// moves with progress: a client that stops sending for idle is cut off
+// (slow loris), a slow but steady upload of any size is not.
+type meteredBody struct {
+	r    io.ReadCloser
+	rc   *http.ResponseController
+	idle time.Duration
+	n    int64
+}
+
+func (b *meteredBody) Read(p []byte) (int, error) {
+	b.rc.SetReadDeadline(time.Now().Add(b.idle))
+	n, err := b.r.Read(p)
+	b.n += int64(n)
+	return n, err
+}
+
+func (b *meteredBody) Close() error { return b.r.Close() }
 
 func principalName(p *identity.Principal) string {
 	if p == nil {

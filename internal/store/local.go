@@ -94,6 +94,16 @@ func OpenLocal(dir string, opts Options) (*Local, error) {
 	return s, nil
 }
 
+// Ping reports whether the index can be read (readiness).
+func (s *Local) Ping() error {
+	return s.db.View(func(tx *bolt.Tx) error {
+		if tx.Bucket(bucketsRoot) == nil {
+			return errors.New("store: index not initialised")
+		}
+		return nil
+	})
+}
+
 // Close closes the index.
 func (s *Local) Close() error {
 	s.commit.close()

@@ -29,6 +29,11 @@ type Service struct {
 	ring  *Ring
 	now   func() time.Time
 	log   *slog.Logger
+
+	// OnIssue, when set, is called for every credential issued (metrics).
+	OnIssue func(action, role, provider string)
+	// OnFetch, when set, is called after every JWKS fetch (metrics).
+	OnFetch func(provider string, err error)
 }
 
 // serviceState is what a configuration reload replaces as a whole.
@@ -55,6 +60,11 @@ func (s *Service) SetDirectory(dir *identity.Directory) error {
 	o, err := newOIDC(dir, s.now)
 	if err != nil {
 		return err
+	}
+	o.Fetches = func(p string, err error) {
+		if s.OnFetch != nil {
+			s.OnFetch(p, err)
+		}
 	}
 	s.state.Store(&serviceState{dir: dir, oidc: o})
 	return nil
@@ -102,6 +112,12 @@ type AssumeResult struct {
 	Subject  string
 	Audience string
 	Provider string
+}
+
+func (s *Service) issued(action, role, provider string) {
+	if s.OnIssue != nil {
+		s.OnIssue(action, role, provider)
+	}
 }
 
 // checkAssumeInput validates parameters as the STS model constrains them.
@@ -264,6 +280,7 @@ func (s *Service) AssumeRoleWithWebIdentity(ctx context.Context, in *AssumeInput
 	if azp, _ := wt.claims["azp"].(string); azp != "" {
 		res.Audience = azp
 	}
+	s.issued("AssumeRoleWithWebIdentity", role.Name, p.URL)
 	s.log.Info("sts: issued credentials", "event", "AssumeRoleWithWebIdentity", "role", role.ARN, "session", in.RoleSessionName,
 		"provider", p.URL, "subject", wt.subject, "access_key", creds.AccessKeyID, "expires", creds.Expiration.Format(time.RFC3339))
 	return res, nil
@@ -466,6 +483,7 @@ func (s *Service) AssumeRole(caller *identity.Principal, in *AssumeInput) (*Assu
 	c := &sessionClaims{AccessKey: newAccessKeyID(), Role: role.Name, Session: in.RoleSessionName, Keys: keys, Policy: compact,
 		PolicyARNs: in.PolicyArns, Chained: caller.Type == identity.TypeAssumedRole, IssuedAt: now.Unix(), Expires: now.Add(time.Duration(dur) * time.Second).Unix()}
 	creds := s.ring.issue(c)
+	s.issued("AssumeRole", role.Name, "")
 	s.log.Info("sts: issued credentials", "event", "AssumeRole", "role", role.ARN, "session", in.RoleSessionName, "caller", caller.ARN,
 		"access_key", creds.AccessKeyID, "expires", creds.Expiration.Format(time.RFC3339))
 	return &AssumeResult{Credentials: creds, AssumedRoleArn: "arn:aws:sts::" + st.dir.Account + ":assumed-role/" + role.Name + "/" + in.RoleSessionName,
@@ -496,6 +514,7 @@ func (s *Service) GetSessionToken(caller *identity.Principal, durationRaw string
 	now := s.now().UTC().Truncate(time.Second)
 	c := &sessionClaims{AccessKey: newAccessKeyID(), User: caller.Name, IssuedAt: now.Unix(), Expires: now.Add(time.Duration(d) * time.Second).Unix()}
 	creds := s.ring.issue(c)
+	s.issued("GetSessionToken", "", "")
 	s.log.Info("sts: issued credentials", "event", "GetSessionToken", "user", caller.ARN, "access_key", creds.AccessKeyID, "expires", creds.Expiration.Format(time.RFC3339))
 	return creds, nil
 }
