@@ -212,6 +212,11 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 
 // finish records a request's metrics and access log line.
 func (s *Server) finish(req *request, rw *statusWriter, body *meteredBody, start time.Time) {
+	if body.touched {
+		// Clear the body deadline: the connection may wait for its next
+		// request (under the server's idle timeout).
+		body.rc.SetReadDeadline(time.Time{})
+	}
 	m := s.metrics
 	s.inFlight.Add(-1)
 	m.InFlight.Dec()
@@ -297,13 +302,15 @@ func (s *Server) AdminHandler() http.Handler {
 // moves with progress: a client that stops sending for idle is cut off
 // (slow loris), a slow but steady upload of any size is not.
 type meteredBody struct {
-	r    io.ReadCloser
-	rc   *http.ResponseController
-	idle time.Duration
-	n    int64
+	r       io.ReadCloser
+	rc      *http.ResponseController
+	idle    time.Duration
+	n       int64
+	touched bool
 }
 
 func (b *meteredBody) Read(p []byte) (int, error) {
+	b.touched = true
 	b.rc.SetReadDeadline(time.Now().Add(b.idle))
 	n, err := b.r.Read(p)
 	b.n += int64(n)

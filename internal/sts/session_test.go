@@ -1,11 +1,13 @@
 package sts_test
 
 import (
+	"bytes"
 	"io"
 	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -297,4 +299,62 @@ func TestRevokeSessionsAndReload(t *testing.T) {
 	}
 	_, err = e.srv.ClientWithToken(ak2, sk2, tok2, true).GetObject(ctx, &s3.GetObjectInput{Bucket: aws.String("work"), Key: aws.String(homeKey)})
 	must(t, err)
+}
+
+// syncBuffer is a log sink the server writes to concurrently.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+func (s *syncBuffer) String() string { s.mu.Lock(); defer s.mu.Unlock(); return s.b.String() }
+
+// No secret and no whole token reaches the log, through successes and
+// every kind of failure (the access log is on).
+func TestLogsCarryNoSecrets(t *testing.T) {
+	logs := &syncBuffer{}
+	e := setup(t, testserver.Options{Log: logs})
+	jwt := oidctest.Sign(e.rsa, e.iss.Claims("repo:octo/demo", aud))
+	out, err := e.sts.AssumeRoleWithWebIdentity(ctx, &sts.AssumeRoleWithWebIdentityInput{RoleArn: aws.String("arn:aws:iam::000000000000:role/ci"),
+		RoleSessionName: aws.String("logcheck"), WebIdentityToken: aws.String(jwt)})
+	must(t, err)
+	ak, sk, tok := *out.Credentials.AccessKeyId, *out.Credentials.SecretAccessKey, *out.Credentials.SessionToken
+	c := e.srv.ClientWithToken(ak, sk, tok, true)
+	_, err = c.PutObject(ctx, &s3.PutObjectInput{Bucket: aws.String("work"), Key: aws.String(homeKey), Body: strings.NewReader("x")})
+	must(t, err)
+	// Failures: a denied key, a tampered token, a wrong secret, bad web tokens.
+	c.PutObject(ctx, &s3.PutObjectInput{Bucket: aws.String("work"), Key: aws.String("elsewhere"), Body: strings.NewReader("x")})
+	e.srv.ClientWithToken(ak, sk, tok[:len(tok)-2]+"AA", true).ListBuckets(ctx, &s3.ListBucketsInput{})
+	e.srv.ClientWithToken(ak, "wrong-secret-wrong-secret-wrong-secret00", tok, true).ListBuckets(ctx, &s3.ListBucketsInput{})
+	e.assume(t, "ci", jwt[:len(jwt)-4]+"AAAA")
+	e.assume(t, "nope", jwt)
+	alice := stsClient(e.srv, "AKIAALICE00000000000", "alice-secret-000000000000", "")
+	gst, err := alice.GetSessionToken(ctx, &sts.GetSessionTokenInput{})
+	must(t, err)
+	ps := s3.NewPresignClient(c)
+	pre, err := ps.PresignGetObject(ctx, &s3.GetObjectInput{Bucket: aws.String("work"), Key: aws.String(homeKey)})
+	must(t, err)
+	resp, err := http.Get(pre.URL)
+	must(t, err)
+	resp.Body.Close()
+	text := logs.String()
+	if !strings.Contains(text, `"msg":"access"`) || !strings.Contains(text, "sts: issued credentials") || !strings.Contains(text, "request failed") {
+		t.Fatalf("expected access, audit and failure lines; got:\n%s", text)
+	}
+	sig := jwt[strings.LastIndex(jwt, ".")+1:]
+	for name, secret := range map[string]string{
+		"session secret": sk, "session token": tok, "token middle": tok[len(tok)/2 : len(tok)/2+40], "web identity token": jwt,
+		"JWT signature": sig, "root secret": testserver.RootSecretKey, "user secret": "alice-secret-000000000000",
+		"GetSessionToken secret": *gst.Credentials.SecretAccessKey, "GetSessionToken token": *gst.Credentials.SessionToken,
+		"presigned signature": pre.URL[strings.LastIndex(pre.URL, "X-Amz-Signature=")+16:],
+	} {
+		if strings.Contains(text, secret) {
+			t.Errorf("the log contains the %s", name)
+		}
+	}
 }

@@ -50,6 +50,12 @@ type Options struct {
 	Now func() time.Time
 	// TLS serves HTTPS with a test certificate.
 	TLS bool
+	// Limits (zero: the server defaults).
+	MaxInFlight       int
+	BodyIdleTimeout   time.Duration
+	ReadHeaderTimeout time.Duration
+	// Log, when set, receives the server log as JSON at info level.
+	Log io.Writer
 }
 
 // Start starts a server and stops it when the test ends.
@@ -70,15 +76,22 @@ func Start(t testing.TB, o Options) *Server {
 	if os.Getenv("CAIRN_TEST_LOG") != "" {
 		level = slog.LevelDebug
 	}
+	logger := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
+	if o.Log != nil {
+		logger = slog.New(slog.NewJSONHandler(o.Log, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	}
 	a, err := app.Open(app.Options{
 		DataDir: dir, ConfigPath: cfgPath, Domain: Domain, NoSync: o.NoSync,
 		RootAccessKey: RootAccessKey, RootSecretKey: RootSecretKey, Now: o.Now,
-		Logger: slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level})),
+		Logger: logger, MaxInFlight: o.MaxInFlight, BodyIdleTimeout: o.BodyIdleTimeout, AccessLog: o.Log != nil,
 	})
 	if err != nil {
 		t.Fatal(err)
 	}
 	hs := httptest.NewUnstartedServer(a.Handler)
+	if o.ReadHeaderTimeout > 0 {
+		hs.Config.ReadHeaderTimeout = o.ReadHeaderTimeout
+	}
 	if o.TLS {
 		hs.StartTLS()
 	} else {
