@@ -303,6 +303,13 @@ func runServer(args []string) error {
 
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
+	go a.WatchConfig(ctx, 2*time.Second, func(err error) {
+		if err != nil {
+			log.Error("config changed but the new file is refused; the running configuration stays", "config", *cfgPath, "err", err)
+		} else {
+			log.Info("config changed: reloaded", "config", *cfgPath)
+		}
+	})
 	hup := make(chan os.Signal, 1)
 	signal.Notify(hup, syscall.SIGHUP)
 	go func() {

@@ -4,6 +4,7 @@
 package app
 
 import (
+	"context"
 	"crypto/rand"
 	"encoding/json"
 	"errors"
@@ -184,6 +185,36 @@ func (a *App) Reload() error {
 	}
 	a.Resolver.SetDirectory(dir)
 	return nil
+}
+
+// WatchConfig reloads the config file when it changes (its modification
+// time, size or inode), checking every interval until ctx ends. Each
+// reload is validated as on SIGHUP; report receives its outcome.
+func (a *App) WatchConfig(ctx context.Context, interval time.Duration, report func(error)) {
+	if a.configPath == "" {
+		return
+	}
+	stamp := func() string {
+		st, err := os.Stat(a.configPath)
+		if err != nil {
+			return ""
+		}
+		return fmt.Sprint(st.ModTime().UnixNano(), st.Size(), st.Sys())
+	}
+	last := stamp()
+	t := time.NewTicker(interval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		if now := stamp(); now != last && now != "" {
+			last = now
+			report(a.Reload())
+		}
+	}
 }
 
 // Close releases the store.

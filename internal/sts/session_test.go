@@ -2,6 +2,7 @@ package sts_test
 
 import (
 	"bytes"
+	"context"
 	"io"
 	"net/http"
 	"os"
@@ -357,4 +358,27 @@ func TestLogsCarryNoSecrets(t *testing.T) {
 			t.Errorf("the log contains the %s", name)
 		}
 	}
+}
+
+// The config file is reloaded when it changes, without a signal.
+func TestReloadOnFileChange(t *testing.T) {
+	e := setup(t, testserver.Options{})
+	ak, sk, tok := e.session(t, 0)
+	c := e.srv.ClientWithToken(ak, sk, tok, true)
+	_, err := c.PutObject(ctx, &s3.PutObjectInput{Bucket: aws.String("work"), Key: aws.String(homeKey), Body: strings.NewReader("x")})
+	must(t, err)
+	wctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	reloaded := make(chan error, 4)
+	go e.srv.App.WatchConfig(wctx, 50*time.Millisecond, func(err error) { reloaded <- err })
+	time.Sleep(1100 * time.Millisecond)
+	must(t, cairnconfig.RevokeRoleSessions(e.srv.ConfigPath, "ci", time.Now().UTC().Truncate(time.Second)))
+	select {
+	case err := <-reloaded:
+		must(t, err)
+	case <-time.After(5 * time.Second):
+		t.Fatal("no reload after the file changed")
+	}
+	_, err = c.GetObject(ctx, &s3.GetObjectInput{Bucket: aws.String("work"), Key: aws.String(homeKey)})
+	wantErr(t, err, "AccessDenied", 403)
 }
