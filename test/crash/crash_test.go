@@ -212,7 +212,7 @@ func TestSIGTERMDuringUploads(t *testing.T) {
 					if off == 0 {
 						started <- struct{}{}
 					}
-					time.Sleep(50 * time.Millisecond) // about 400 ms per upload
+					time.Sleep(100 * time.Millisecond) // about 800 ms per upload
 				}
 				pw.Close()
 			}()
@@ -223,6 +223,16 @@ func TestSIGTERMDuringUploads(t *testing.T) {
 	}
 	for i := 0; i < n; i++ {
 		<-started
+	}
+	// Wait until the server is serving all of them: a connection still in
+	// the kernel's accept queue is not in flight, and closing the listener
+	// refuses it (its client sees a reset, nothing was acknowledged).
+	deadline := time.Now().Add(20 * time.Second)
+	for inFlight(ep) < n {
+		if time.Now().After(deadline) {
+			t.Fatalf("only %v uploads in flight", inFlight(ep))
+		}
+		time.Sleep(20 * time.Millisecond)
 	}
 	cmd.Process.Signal(syscall.SIGTERM)
 	time.Sleep(100 * time.Millisecond)
@@ -259,6 +269,24 @@ func TestSIGTERMDuringUploads(t *testing.T) {
 			t.Fatalf("object %d is not whole (%d bytes)", i, len(b))
 		}
 	}
+}
+
+// inFlight reads cairn_requests_in_flight from the server's metrics.
+func inFlight(ep string) float64 {
+	resp, err := http.Get(ep + "/-/metrics")
+	if err != nil {
+		return -1
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	for _, line := range strings.Split(string(b), "\n") {
+		if v, ok := strings.CutPrefix(line, "cairn_requests_in_flight "); ok {
+			var f float64
+			fmt.Sscan(v, &f)
+			return f
+		}
+	}
+	return -1
 }
 
 // signedDo signs req with UNSIGNED-PAYLOAD and sends it.
