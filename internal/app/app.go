@@ -16,9 +16,11 @@ import (
 	"net/netip"
 	"os"
 	"path/filepath"
+	"sync/atomic"
 	"time"
 
 	"github.com/cairn-io/cairn/internal/config"
+	"github.com/cairn-io/cairn/internal/iam"
 	"github.com/cairn-io/cairn/internal/identity"
 	"github.com/cairn-io/cairn/internal/metrics"
 	"github.com/cairn-io/cairn/internal/s3api"
@@ -62,6 +64,8 @@ type App struct {
 	Resolver *sts.Resolver
 
 	configPath string
+	file       atomic.Pointer[config.Config] // the config file as last loaded
+	iam        *iam.Service
 }
 
 // RootCredentials are the account root's keys and where they came from.
@@ -110,10 +114,22 @@ func Open(o Options) (*App, error) {
 	if log == nil {
 		log = slog.Default()
 	}
-	dir, err := identity.NewDirectory(cfg, root.AccessKey, root.SecretKey)
+	// Identities created through the IAM API live in the store, beside
+	// the config file's.
+	iamData, err := st.GetMeta("iam")
 	if err != nil {
 		st.Close()
 		return nil, err
+	}
+	iamSvc, err := iam.Open(iamData, cfg.AccountID)
+	if err != nil {
+		st.Close()
+		return nil, err
+	}
+	dir, err := identity.NewDirectory(iamSvc.Merged(cfg), root.AccessKey, root.SecretKey)
+	if err != nil {
+		st.Close()
+		return nil, fmt.Errorf("identities (config file and IAM API): %w", err)
 	}
 	ring, err := sts.LoadRing(cfg, o.DataDir)
 	if err != nil {
@@ -144,6 +160,12 @@ func Open(o Options) (*App, error) {
 		}
 		proxies = append(proxies, pf.Masked())
 	}
+	a := &App{Metrics: m, Store: st, Config: cfg, Root: root, Ring: ring, STS: svc, Resolver: resolver, configPath: o.ConfigPath, iam: iamSvc}
+	a.file.Store(cfg)
+	iamSvc.File = func() *config.Config { return a.file.Load() }
+	iamSvc.FilePath = o.ConfigPath
+	iamSvc.Save = func(b []byte) error { return st.PutMeta("iam", b) }
+	iamSvc.Apply = a.apply
 	h := s3api.New(s3api.Config{
 		Store:       st,
 		Credentials: resolver,
@@ -160,8 +182,10 @@ func Open(o Options) (*App, error) {
 		BodyIdleTimeout: o.BodyIdleTimeout,
 		AccessLog:       o.AccessLog,
 		Ready:           st.Ping,
+		IAM:             iam.NewHandler(iamSvc, log),
 	})
-	return &App{Handler: h, Admin: h.AdminHandler(), Metrics: m, Store: st, Config: cfg, Root: root, Ring: ring, STS: svc, Resolver: resolver, configPath: o.ConfigPath}, nil
+	a.Handler, a.Admin = h, h.AdminHandler()
+	return a, nil
 }
 
 // Reload re-reads the config file and switches users, roles, providers
@@ -176,7 +200,17 @@ func (a *App) Reload() error {
 	if err != nil {
 		return err
 	}
-	dir, err := identity.NewDirectory(cfg, a.Root.AccessKey, a.Root.SecretKey)
+	if err := a.apply(a.iam.Merged(cfg)); err != nil {
+		return err
+	}
+	a.file.Store(cfg)
+	return nil
+}
+
+// apply switches the server to a configuration of identities: the file's
+// merged with the IAM API's.
+func (a *App) apply(merged *config.Config) error {
+	dir, err := identity.NewDirectory(merged, a.Root.AccessKey, a.Root.SecretKey)
 	if err != nil {
 		return err
 	}

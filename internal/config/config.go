@@ -52,6 +52,15 @@ type User struct {
 	Policies []PolicyDoc `yaml:"policies"`
 	// ManagedPolicies name entries of Config.Policies.
 	ManagedPolicies []string `yaml:"managed_policies"`
+	// ExtraKeys are further keys (users created through the IAM API);
+	// not read from the file.
+	ExtraKeys []AccessKey `yaml:"-"`
+}
+
+// AccessKey is one of a user's keys.
+type AccessKey struct {
+	ID, Secret string
+	Active     bool
 }
 
 // NamedPolicy is a managed policy.

@@ -207,6 +207,15 @@ func uniqueID(prefix, account, name string) string {
 	return prefix + strings.ToUpper(base32.StdEncoding.EncodeToString(sum[:])[:17])
 }
 
+// UserID is a user's stable unique id (AIDA…).
+func UserID(account, name string) string { return uniqueID("AIDA", account, name) }
+
+// RoleID is a role's stable unique id (AROA…).
+func RoleID(account, name string) string { return uniqueID("AROA", account, name) }
+
+// PolicyID is a managed policy's stable unique id (ANPA…).
+func PolicyID(account, name string) string { return uniqueID("ANPA", account, name) }
+
 // Role is a compiled role.
 type Role struct {
 	Name       string
@@ -271,8 +280,17 @@ func NewDirectory(cfg *config.Config, rootAccessKey, rootSecret string) (*Direct
 			return nil, err
 		}
 		p := &Principal{Type: TypeUser, Account: acct, Name: u.Name, ARN: "arn:aws:iam::" + acct + ":user/" + u.Name,
-			UserID: uniqueID("AIDA", acct, u.Name), AccessKey: u.AccessKey, secret: u.SecretKey, Policies: pols}
-		d.byKey[u.AccessKey] = p
+			UserID: UserID(acct, u.Name), AccessKey: u.AccessKey, secret: u.SecretKey, Policies: pols}
+		if u.AccessKey != "" {
+			d.byKey[u.AccessKey] = p
+		}
+		for _, k := range u.ExtraKeys {
+			if k.Active {
+				kp := *p
+				kp.AccessKey, kp.secret = k.ID, k.Secret
+				d.byKey[k.ID] = &kp
+			}
+		}
 		d.byName[u.Name] = p
 	}
 	for _, r := range cfg.Roles {
@@ -285,7 +303,7 @@ func NewDirectory(cfg *config.Config, rootAccessKey, rootSecret string) (*Direct
 		if err != nil {
 			return nil, err
 		}
-		d.roles[r.Name] = &Role{Name: r.Name, ARN: arn, ID: uniqueID("AROA", acct, r.Name), Trust: trust, Policies: pols, MaxSession: r.MaxSession()}
+		d.roles[r.Name] = &Role{Name: r.Name, ARN: arn, ID: RoleID(acct, r.Name), Trust: trust, Policies: pols, MaxSession: r.MaxSession()}
 	}
 	for _, p := range cfg.Providers {
 		suffix := config.ProviderARNSuffix(p.URL)

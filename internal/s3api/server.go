@@ -13,11 +13,13 @@ import (
 	"log/slog"
 	"net/http"
 	"net/netip"
+	"net/url"
 	"strconv"
 	"strings"
 	"sync/atomic"
 	"time"
 
+	"github.com/cairn-io/cairn/internal/iam"
 	"github.com/cairn-io/cairn/internal/identity"
 	"github.com/cairn-io/cairn/internal/metrics"
 	"github.com/cairn-io/cairn/internal/policy"
@@ -39,6 +41,8 @@ type Server struct {
 
 	trustedProxies []netip.Prefix
 	log            *slog.Logger
+	iam            *iam.Handler
+	iamVerifier    *sigv4.Verifier
 	metrics        *metrics.Metrics
 	maxInFlight    int64
 	inFlight       atomic.Int64
@@ -79,6 +83,8 @@ type Config struct {
 	AccessLog bool
 	// Ready reports whether the server can serve (for /-/readyz).
 	Ready func() error
+	// IAM, when set, serves the IAM API (Version 2010-05-08) at "/".
+	IAM *iam.Handler
 }
 
 // Defaults of the limits.
@@ -110,6 +116,8 @@ func New(c Config) *Server {
 		bodyIdle:       c.BodyIdleTimeout,
 		accessLog:      c.AccessLog,
 		ready:          c.Ready,
+		iam:            c.IAM,
+		iamVerifier:    &sigv4.Verifier{Region: "us-east-1", Credentials: c.Credentials, Now: c.Now},
 	}
 	if s.metrics == nil {
 		s.metrics = metrics.New()
@@ -185,6 +193,11 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	defer s.finish(req, rw, body, start)
 	if s.sts != nil && sts.IsRequest(r, virtual) {
+		if params, err := sts.ReadParams(r); err == nil && params.Get("Version") == iam.Version && s.iam != nil {
+			req.op = "iam:" + params.Get("Action")
+			s.serveIAM(rw, req, params)
+			return
+		}
 		req.op, _ = s.sts.Serve(rw, r, req.id)
 		return
 	}
@@ -208,6 +221,37 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		// reused; never read a large one.
 		io.CopyN(io.Discard, r.Body, 64<<10)
 	}
+}
+
+// serveIAM authenticates an IAM API call (SigV4, service iam; IAM is
+// global, so us-east-1 is accepted whatever cairn's region) and runs it.
+func (s *Server) serveIAM(w http.ResponseWriter, req *request, params url.Values) {
+	res, err := s.iamVerifier.Verify(req.Request, "iam")
+	if err != nil {
+		res, err = s.verifierForIAM(req.Request, err)
+	}
+	if err != nil {
+		e := sts.FromAuthError(err)
+		iam.WriteError(w, e, req.id)
+		s.countError(req, e)
+		s.log.Info("iam: request refused", "request_id", req.id, "code", e.Code, "reason", e.Cause)
+		return
+	}
+	p := res.Identity.(*identity.Principal)
+	req.principal = p
+	s.iam.Serve(w, params, p, req.id)
+}
+
+// verifierForIAM retries with cairn's own region when the us-east-1
+// verifier refused the scope.
+func (s *Server) verifierForIAM(r *http.Request, first error) (*sigv4.Result, error) {
+	if s.region == "us-east-1" {
+		return nil, first
+	}
+	if e, ok := first.(*s3err.Error); !ok || e.Code != "AuthorizationHeaderMalformed" {
+		return nil, first
+	}
+	return s.verifier.Verify(r, "iam")
 }
 
 // finish records a request's metrics and access log line.

@@ -24,6 +24,7 @@ var (
 	inlineRoot  = []byte("inline")  // blob id -> bytes of a small blob
 	uploadsRoot = []byte("uploads") // bucket \x00 key \x00 uploadID -> Upload
 	partsRoot   = []byte("parts")   // uploadID + be32(part) -> Part
+	metaRoot    = []byte("meta")    // server metadata (the IAM API's entities)
 )
 
 // Options configure a Local store.
@@ -67,7 +68,7 @@ func OpenLocal(dir string, opts Options) (*Local, error) {
 		return nil, fmt.Errorf("data dir %s: open index: %w", dir, err)
 	}
 	err = db.Update(func(tx *bolt.Tx) error {
-		for _, b := range [][]byte{bucketsRoot, objectsRoot, inlineRoot, uploadsRoot, partsRoot} {
+		for _, b := range [][]byte{bucketsRoot, objectsRoot, inlineRoot, uploadsRoot, partsRoot, metaRoot} {
 			if _, err := tx.CreateBucketIfNotExists(b); err != nil {
 				return err
 			}
@@ -92,6 +93,23 @@ func OpenLocal(dir string, opts Options) (*Local, error) {
 		return nil, fmt.Errorf("data dir %s: reclaim unreferenced blobs: %w", dir, err)
 	}
 	return s, nil
+}
+
+// GetMeta reads a server metadata document (nil when absent).
+func (s *Local) GetMeta(key string) ([]byte, error) {
+	var out []byte
+	err := s.db.View(func(tx *bolt.Tx) error {
+		if v := tx.Bucket(metaRoot).Get([]byte(key)); v != nil {
+			out = append([]byte{}, v...)
+		}
+		return nil
+	})
+	return out, err
+}
+
+// PutMeta writes a server metadata document durably.
+func (s *Local) PutMeta(key string, value []byte) error {
+	return s.db.Update(func(tx *bolt.Tx) error { return tx.Bucket(metaRoot).Put([]byte(key), value) })
 }
 
 // Ping reports whether the index can be read (readiness).

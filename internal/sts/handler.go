@@ -65,8 +65,17 @@ func (h *Handler) Serve(w http.ResponseWriter, r *http.Request, requestID string
 	return action, nil
 }
 
-// readParams merges the query string and a form body, as the query
-// protocol allows both. The body is kept for signature verification.
+// ReadParams merges the query string and a form body, as the query
+// protocol allows both. The body is kept for signature verification (and
+// for a second reader).
+func ReadParams(r *http.Request) (url.Values, error) { return readParams(r) }
+
+// FromAuthError turns a SigV4 failure into its query-protocol error.
+func FromAuthError(err error) *s3err.Error { return fromAuthError(err) }
+
+// WriteQueryError writes a query-protocol (STS, IAM) error document.
+func WriteQueryError(w http.ResponseWriter, e *s3err.Error, requestID string) { writeError(w, e, requestID) }
+
 func readParams(r *http.Request) (url.Values, error) {
 	params := r.URL.Query()
 	if r.Method == http.MethodPost && r.Body != nil {

@@ -142,10 +142,11 @@ def self_signed(tmp):
 
 
 class Server:
-    def __init__(self, binary, config="", tls=False):
+    def __init__(self, binary, config="", tls=False, env_extra=None, data=None):
         self.tmp = tempfile.mkdtemp(prefix="cairn-e2e-")
-        env = dict(os.environ, CAIRN_ROOT_ACCESS_KEY=AK, CAIRN_ROOT_SECRET_KEY=SK)
-        args = [binary, "server", "--listen", "127.0.0.1:0", "--data", os.path.join(self.tmp, "data")]
+        env = dict(os.environ, CAIRN_ROOT_ACCESS_KEY=AK, CAIRN_ROOT_SECRET_KEY=SK, **(env_extra or {}))
+        self.data = data or os.path.join(self.tmp, "data")
+        args = [binary, "server", "--listen", "127.0.0.1:0", "--data", self.data]
         self.ca = None
         self.binary = binary
         self.config_path = None
@@ -178,13 +179,14 @@ class Server:
                     f.write(line)
         threading.Thread(target=drain, args=(self.proc.stderr, self.log), daemon=True).start()
 
-    def stop(self):
+    def stop(self, keep=False):
         self.proc.terminate()
         try:
             self.proc.wait(10)
         except subprocess.TimeoutExpired:
             self.proc.kill()
-        shutil.rmtree(self.tmp, ignore_errors=True)
+        if not keep:
+            shutil.rmtree(self.tmp, ignore_errors=True)
 
 
 def aws(srv, *args, check_rc=True):
@@ -224,6 +226,7 @@ def main():
         run_tls(tls)
         run_presigned(srv)
         run_policies(srv, issuer)
+        run_iam(binary, srv, issuer)
     finally:
         srv.stop()
         tls.stop()
@@ -682,6 +685,122 @@ def run_policies(srv, issuer):
         fresh = assume(srv, issuer, home_role, sub="carol")
         eq(fresh.get_object(Bucket="homes", Key="carol/a")["Body"].read(), b"a", "new session")
     revoke()
+
+
+def run_iam(binary, main_srv, issuer):
+    """aws iam against a server without a config file: everything is created
+    through the API. The server trusts the test issuer's CA through
+    SSL_CERT_FILE, as a provider created by the API has no ca_file."""
+    data = tempfile.mkdtemp(prefix="cairn-iam-")
+    srv = Server(binary, env_extra={"SSL_CERT_FILE": issuer.ca_file}, data=data)
+    servers = [srv]
+
+    def iam(*args, check_rc=True):
+        home = tempfile.mkdtemp(dir=srv.tmp)
+        env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
+        env.update(HOME=home, AWS_ACCESS_KEY_ID=AK, AWS_SECRET_ACCESS_KEY=SK, AWS_DEFAULT_REGION="us-east-1")
+        p = subprocess.run(["aws", "--endpoint-url", srv.endpoint, "--output", "json", "iam"] + list(args), capture_output=True, text=True, env=env, timeout=120)
+        if check_rc and p.returncode != 0:
+            raise AssertionError(f"aws iam {' '.join(args)}: {p.stderr}")
+        return json.loads(p.stdout) if p.stdout.strip() else p
+
+    def s3_for(ak, sk, token=None):
+        return boto3.client("s3", endpoint_url=srv.endpoint, aws_access_key_id=ak, aws_secret_access_key=sk, aws_session_token=token,
+                            region_name="us-east-1", config=Config(retries={"max_attempts": 1}))
+
+    try:
+        root = s3_for(AK, SK)
+        root.create_bucket(Bucket="iam-bucket")
+
+        @check("aws iam: create a user, an access key and a policy, attach it; the key works with boto3 within the policy")
+        def users():
+            eq(iam("create-user", "--user-name", "dave")["User"]["UserName"], "dave", "create-user")
+            key = iam("create-access-key", "--user-name", "dave")["AccessKey"]
+            assert key["AccessKeyId"].startswith("AKIA") and len(key["SecretAccessKey"]) == 40, key
+            doc = json.dumps({"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "s3:*",
+                              "Resource": ["arn:aws:s3:::iam-bucket", "arn:aws:s3:::iam-bucket/*"]}]})
+            arn = iam("create-policy", "--policy-name", "dave-rw", "--policy-document", doc)["Policy"]["Arn"]
+            eq(arn, "arn:aws:iam::000000000000:policy/dave-rw", "policy arn")
+            iam("attach-user-policy", "--user-name", "dave", "--policy-arn", arn)
+            eq([p["PolicyArn"] for p in iam("list-attached-user-policies", "--user-name", "dave")["AttachedPolicies"]], [arn], "attached")
+            eq([u["UserName"] for u in iam("list-users")["Users"]], ["dave"], "list-users")
+            eq(iam("get-policy-version", "--policy-arn", arn, "--version-id", "v1")["PolicyVersion"]["Document"]["Statement"][0]["Action"], "s3:*", "policy document")
+            dave = s3_for(key["AccessKeyId"], key["SecretAccessKey"])
+            dave.put_object(Bucket="iam-bucket", Key="d/x", Body=b"from dave")
+            eq(dave.get_object(Bucket="iam-bucket", Key="d/x")["Body"].read(), b"from dave", "dave get")
+            client_error(lambda: dave.list_buckets(), "AccessDenied", 403)
+            iam("put-user-policy", "--user-name", "dave", "--policy-name", "list", "--policy-document",
+                json.dumps({"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "s3:ListAllMyBuckets", "Resource": "*"}]}))
+            dave.list_buckets()
+            eq(iam("list-user-policies", "--user-name", "dave")["PolicyNames"], ["list"], "inline policies")
+            users.key = key
+            users.arn = arn
+        users()
+
+        @check("aws iam: API-created identities persist across a restart")
+        def persist():
+            nonlocal srv
+            srv.stop(keep=True)
+            srv = Server(binary, env_extra={"SSL_CERT_FILE": issuer.ca_file}, data=data)
+            servers.append(srv)
+            dave = s3_for(users.key["AccessKeyId"], users.key["SecretAccessKey"])
+            eq(dave.get_object(Bucket="iam-bucket", Key="d/x")["Body"].read(), b"from dave", "after restart")
+            eq(iam("get-user", "--user-name", "dave")["User"]["Arn"], "arn:aws:iam::000000000000:user/dave", "get-user")
+        persist()
+
+        @check("aws iam: create an OIDC provider and a role with a trust policy, assume it with a token, use S3")
+        def roles():
+            arn = iam("create-open-id-connect-provider", "--url", issuer.url, "--client-id-list", "sts.amazonaws.com",
+                      "--thumbprint-list", "0" * 40)["OpenIDConnectProviderArn"]
+            host = issuer.url[len("https://"):]
+            eq(arn, f"arn:aws:iam::000000000000:oidc-provider/{host}", "provider arn")
+            trust = json.dumps({"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Principal": {"Federated": arn},
+                                "Action": "sts:AssumeRoleWithWebIdentity", "Condition": {"StringEquals": {f"{host}:aud": "sts.amazonaws.com"}}}]})
+            iam("create-role", "--role-name", "wi", "--assume-role-policy-document", trust)
+            iam("put-role-policy", "--role-name", "wi", "--policy-name", "rw", "--policy-document",
+                json.dumps({"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": ["s3:PutObject", "s3:GetObject"], "Resource": "arn:aws:s3:::iam-bucket/wi/*"}]}))
+            eq(iam("get-role", "--role-name", "wi")["Role"]["AssumeRolePolicyDocument"]["Statement"][0]["Principal"]["Federated"], arn, "get-role trust")
+            s3 = assume(srv, issuer, "arn:aws:iam::000000000000:role/wi")
+            s3.put_object(Bucket="iam-bucket", Key="wi/y", Body=b"from a token")
+            client_error(lambda: s3.put_object(Bucket="iam-bucket", Key="other/y", Body=b"x"), "AccessDenied", 403)
+            p = iam("create-role", "--role-name", "wi", "--assume-role-policy-document", trust, check_rc=False)
+            assert p.returncode != 0 and "EntityAlreadyExists" in p.stderr, p.stderr
+            p = iam("put-role-policy", "--role-name", "wi", "--policy-name", "bad", "--policy-document", '{"Statement":[{"Effect":"Allow","Action":"s3:*","Resource":"*","Condition":{"StringFoo":{"a:b":"c"}}}]}', check_rc=False)
+            assert p.returncode != 0 and "MalformedPolicyDocument" in p.stderr, p.stderr
+        roles()
+
+        @check("aws iam: deleting the role, the policy and the user ends their access")
+        def deletes():
+            p = iam("delete-user", "--user-name", "dave", check_rc=False)
+            assert p.returncode != 0 and "DeleteConflict" in p.stderr, p.stderr
+            iam("delete-role-policy", "--role-name", "wi", "--policy-name", "rw")
+            iam("delete-role", "--role-name", "wi")
+            client_error(lambda: assume(srv, issuer, "arn:aws:iam::000000000000:role/wi"), "AccessDenied", 403)
+            iam("detach-user-policy", "--user-name", "dave", "--policy-arn", users.arn)
+            iam("delete-policy", "--policy-arn", users.arn)
+            iam("delete-user-policy", "--user-name", "dave", "--policy-name", "list")
+            iam("delete-access-key", "--user-name", "dave", "--access-key-id", users.key["AccessKeyId"])
+            iam("delete-user", "--user-name", "dave")
+            dave = s3_for(users.key["AccessKeyId"], users.key["SecretAccessKey"])
+            client_error(lambda: dave.get_object(Bucket="iam-bucket", Key="d/x"), "InvalidAccessKeyId", 403)
+            p = iam("get-user", "--user-name", "dave", check_rc=False)
+            assert p.returncode != 0 and "NoSuchEntity" in p.stderr, p.stderr
+        deletes()
+    finally:
+        for s in servers:
+            s.stop()
+        shutil.rmtree(data, ignore_errors=True)
+
+    @check("aws iam: config-file identities are read-only through the API")
+    def read_only():
+        home = tempfile.mkdtemp(dir=main_srv.tmp)
+        env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
+        env.update(HOME=home, AWS_ACCESS_KEY_ID=AK, AWS_SECRET_ACCESS_KEY=SK, AWS_DEFAULT_REGION="us-east-1")
+        p = subprocess.run(["aws", "--endpoint-url", main_srv.endpoint, "iam", "delete-role", "--role-name", "e2e-web"], capture_output=True, text=True, env=env, timeout=60)
+        assert p.returncode != 0 and "UnmodifiableEntity" in p.stderr and "config file" in p.stderr, p.stderr
+        p = subprocess.run(["aws", "--endpoint-url", main_srv.endpoint, "--output", "json", "iam", "get-role", "--role-name", "e2e-web"], capture_output=True, text=True, env=env, timeout=60)
+        eq(p.returncode, 0, p.stderr)
+    read_only()
 
 
 if __name__ == "__main__":
