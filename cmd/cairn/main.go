@@ -19,8 +19,10 @@ import (
 
 	"github.com/cairn-io/cairn/internal/app"
 	"github.com/cairn-io/cairn/internal/config"
+	"github.com/cairn-io/cairn/internal/iam"
 	"github.com/cairn-io/cairn/internal/policy"
 	"github.com/cairn-io/cairn/internal/simulate"
+	"github.com/cairn-io/cairn/internal/store"
 	"github.com/cairn-io/cairn/internal/sts"
 )
 
@@ -37,6 +39,7 @@ Usage:
   cairn sts list-keys --data DIR       show the key ring
   cairn role revoke-sessions --config FILE ROLE   deny the role's sessions issued until now
   cairn role revocations --config FILE            list revoked roles
+  cairn iam show --data DIR                       list identities created through the IAM API
   cairn policy simulate --config FILE --principal ARN --action A --resource R [--bucket-policy FILE] [--context k=v]...
   cairn version               print the version
 `
@@ -60,6 +63,8 @@ func main() {
 		err = runRole(os.Args[2:])
 	case "policy":
 		err = runPolicy(os.Args[2:])
+	case "iam":
+		err = runIAM(os.Args[2:])
 	case "help", "-h", "--help":
 		fmt.Print(usage)
 	default:
@@ -155,6 +160,32 @@ func runRole(args []string) error {
 		}
 	default:
 		return fmt.Errorf("unknown role command %q", args[0])
+	}
+	return nil
+}
+
+func runIAM(args []string) error {
+	if len(args) == 0 || args[0] != "show" {
+		return errors.New("usage: cairn iam show --data DIR")
+	}
+	fs := flag.NewFlagSet("iam show", flag.ContinueOnError)
+	data := fs.String("data", "./cairn-data", "data directory")
+	if err := fs.Parse(args[1:]); err != nil {
+		return err
+	}
+	doc, err := store.ReadMeta(*data, "iam")
+	if err != nil {
+		return err
+	}
+	lines, err := iam.Describe(doc)
+	if err != nil {
+		return err
+	}
+	if len(lines) == 0 {
+		fmt.Println("no identities created through the IAM API")
+	}
+	for _, l := range lines {
+		fmt.Println(l)
 	}
 	return nil
 }

@@ -6,6 +6,7 @@ package iam
 
 import (
 	"encoding/json"
+	"fmt"
 	"sort"
 	"time"
 
@@ -61,6 +62,39 @@ type Provider struct {
 	ClientIDs   []string  `json:"client_ids"`
 	Thumbprints []string  `json:"thumbprints,omitempty"`
 	Created     time.Time `json:"created"`
+}
+
+// Describe lists the entities of a saved state, one per line.
+func Describe(data []byte) ([]string, error) {
+	s, err := Open(data, "")
+	if err != nil {
+		return nil, err
+	}
+	st := s.state
+	var out []string
+	for _, n := range sortedKeys(st.Users) {
+		u := st.Users[n]
+		keys := []string{}
+		for _, k := range u.Keys {
+			state := "active"
+			if !k.Active {
+				state = "inactive"
+			}
+			keys = append(keys, k.ID+" ("+state+")")
+		}
+		out = append(out, fmt.Sprintf("user %s	keys %v	inline %v	attached %v", n, keys, sortedKeys(u.Inline), u.Attached))
+	}
+	for _, n := range sortedKeys(st.Roles) {
+		r := st.Roles[n]
+		out = append(out, fmt.Sprintf("role %s	max session %ds	inline %v	attached %v", n, r.MaxSession, sortedKeys(r.Inline), r.Attached))
+	}
+	for _, n := range sortedKeys(st.Policies) {
+		out = append(out, "policy "+n)
+	}
+	for _, n := range sortedKeys(st.Providers) {
+		out = append(out, fmt.Sprintf("oidc-provider %s	client ids %v", n, st.Providers[n].ClientIDs))
+	}
+	return out, nil
 }
 
 func newState() *State {

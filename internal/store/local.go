@@ -95,6 +95,27 @@ func OpenLocal(dir string, opts Options) (*Local, error) {
 	return s, nil
 }
 
+// ReadMeta reads one metadata document from a data dir without opening
+// the store for writing; it fails while a server holds the data dir.
+func ReadMeta(dir, key string) ([]byte, error) {
+	db, err := bolt.Open(filepath.Join(dir, "index.db"), 0o600, &bolt.Options{ReadOnly: true, Timeout: time.Second})
+	if err != nil {
+		if errors.Is(err, bolt.ErrTimeout) {
+			return nil, fmt.Errorf("data dir %s is in use by a running cairn: ask it (aws iam list-users …)", dir)
+		}
+		return nil, err
+	}
+	defer db.Close()
+	var out []byte
+	err = db.View(func(tx *bolt.Tx) error {
+		if b := tx.Bucket(metaRoot); b != nil {
+			out = append([]byte{}, b.Get([]byte(key))...)
+		}
+		return nil
+	})
+	return out, err
+}
+
 // GetMeta reads a server metadata document (nil when absent).
 func (s *Local) GetMeta(key string) ([]byte, error) {
 	var out []byte

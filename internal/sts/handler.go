@@ -74,7 +74,9 @@ func ReadParams(r *http.Request) (url.Values, error) { return readParams(r) }
 func FromAuthError(err error) *s3err.Error { return fromAuthError(err) }
 
 // WriteQueryError writes a query-protocol (STS, IAM) error document.
-func WriteQueryError(w http.ResponseWriter, e *s3err.Error, requestID string) { writeError(w, e, requestID) }
+func WriteQueryError(w http.ResponseWriter, e *s3err.Error, requestID string) {
+	writeError(w, e, requestID)
+}
 
 func readParams(r *http.Request) (url.Values, error) {
 	params := r.URL.Query()

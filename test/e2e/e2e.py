@@ -737,10 +737,12 @@ def run_iam(binary, main_srv, issuer):
             users.arn = arn
         users()
 
-        @check("aws iam: API-created identities persist across a restart")
+        @check("aws iam: API-created identities persist across a restart and cairn iam show lists them")
         def persist():
             nonlocal srv
             srv.stop(keep=True)
+            out = subprocess.run([binary, "iam", "show", "--data", data], capture_output=True, text=True)
+            assert out.returncode == 0 and "user dave" in out.stdout and "policy dave-rw" in out.stdout, out.stdout + out.stderr
             srv = Server(binary, env_extra={"SSL_CERT_FILE": issuer.ca_file}, data=data)
             servers.append(srv)
             dave = s3_for(users.key["AccessKeyId"], users.key["SecretAccessKey"])
