@@ -200,6 +200,23 @@ func (a *App) Reload() error {
 	if err != nil {
 		return err
 	}
+	if len(cfg.STS.Keys) > 0 {
+		// A ring in the config reloads with it: removed keys stop
+		// validating (the sessions cache is dropped by apply below).
+		ring, err := sts.NewRing(cfg.STS.Keys, "config (sts.keys)")
+		if err != nil {
+			return err
+		}
+		old := new(sts.Ring)
+		old.Replace(a.Ring)
+		a.Ring.Replace(ring)
+		if err := a.apply(a.iam.Merged(cfg)); err != nil {
+			a.Ring.Replace(old)
+			return err
+		}
+		a.file.Store(cfg)
+		return nil
+	}
 	if err := a.apply(a.iam.Merged(cfg)); err != nil {
 		return err
 	}

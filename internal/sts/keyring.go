@@ -14,6 +14,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"sync/atomic"
 	"time"
 
 	"github.com/cairn-io/cairn/internal/config"
@@ -51,18 +52,27 @@ func newKey(id string, secret []byte) (*Key, error) {
 // Ring is the set of keys that open session tokens; the active one seals
 // new tokens. Tokens sealed by a key validate until that key is removed.
 type Ring struct {
-	active *Key
-	byID   map[string]*Key
+	st atomic.Pointer[ringState]
 	// Source says where the ring came from, for the start-up message.
 	Source string
 }
+
+type ringState struct {
+	active *Key
+	byID   map[string]*Key
+}
+
+// Replace switches to the keys of other (a reload): tokens sealed by keys
+// no longer in it stop validating.
+func (r *Ring) Replace(other *Ring) { r.st.Store(other.st.Load()) }
 
 // NewRing builds a ring; the first key is active.
 func NewRing(keys []config.STSKey, source string) (*Ring, error) {
 	if len(keys) == 0 {
 		return nil, errors.New("sts key ring: no keys")
 	}
-	r := &Ring{byID: map[string]*Key{}, Source: source}
+	r := &Ring{Source: source}
+	st := &ringState{byID: map[string]*Key{}}
 	for _, k := range keys {
 		secret, err := base64.StdEncoding.DecodeString(k.Secret)
 		if err != nil {
@@ -72,16 +82,17 @@ func NewRing(keys []config.STSKey, source string) (*Ring, error) {
 		if err != nil {
 			return nil, err
 		}
-		if r.active == nil {
-			r.active = key
+		if st.active == nil {
+			st.active = key
 		}
-		r.byID[k.ID] = key
+		st.byID[k.ID] = key
 	}
+	r.st.Store(st)
 	return r, nil
 }
 
 // ActiveID is the id of the key that seals new tokens.
-func (r *Ring) ActiveID() string { return r.active.ID }
+func (r *Ring) ActiveID() string { return r.st.Load().active.ID }
 
 const tokenVersion = 1
 
@@ -89,7 +100,10 @@ const tokenVersion = 1
 // base64url(version | len(id) | id | nonce | ciphertext+tag), with the
 // version and key id authenticated as associated data.
 func (r *Ring) seal(payload []byte) string {
-	k := r.active
+	return sealWith(r.st.Load().active, payload)
+}
+
+func sealWith(k *Key, payload []byte) string {
 	head := append([]byte{tokenVersion, byte(len(k.ID))}, k.ID...)
 	nonce := make([]byte, k.aead.NonceSize())
 	rand.Read(nonce)
@@ -112,7 +126,7 @@ func (r *Ring) open(token string) ([]byte, *Key, error) {
 	if len(raw) < 2+idLen {
 		return nil, nil, errBadToken
 	}
-	k, ok := r.byID[string(raw[2:2+idLen])]
+	k, ok := r.st.Load().byID[string(raw[2:2+idLen])]
 	if !ok {
 		return nil, nil, fmt.Errorf("token sealed by unknown or retired key %q", raw[2:2+idLen])
 	}

@@ -55,10 +55,11 @@ type Credentials struct {
 // issue seals claims into a token and derives its secret.
 func (r *Ring) issue(c *sessionClaims) Credentials {
 	payload, _ := json.Marshal(c)
+	k := r.st.Load().active // one key for both, even across a reload
 	return Credentials{
 		AccessKeyID:     c.AccessKey,
-		SecretAccessKey: r.active.sessionSecret(c.AccessKey, c.IssuedAt),
-		SessionToken:    r.seal(payload),
+		SecretAccessKey: k.sessionSecret(c.AccessKey, c.IssuedAt),
+		SessionToken:    sealWith(k, payload),
 		Expiration:      time.Unix(c.Expires, 0).UTC(),
 	}
 }

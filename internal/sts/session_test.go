@@ -3,6 +3,7 @@ package sts_test
 import (
 	"bytes"
 	"context"
+	"encoding/base64"
 	"io"
 	"net/http"
 	"os"
@@ -17,6 +18,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/aws-sdk-go-v2/service/sts"
 	"github.com/aws/aws-sdk-go-v2/service/sts/types"
+	jose "github.com/go-jose/go-jose/v4"
 
 	cairnconfig "github.com/cairn-io/cairn/internal/config"
 	"github.com/cairn-io/cairn/internal/oidctest"
@@ -381,4 +383,38 @@ func TestReloadOnFileChange(t *testing.T) {
 	}
 	_, err = c.GetObject(ctx, &s3.GetObjectInput{Bucket: aws.String("work"), Key: aws.String(homeKey)})
 	wantErr(t, err, "AccessDenied", 403)
+}
+
+// A key ring given in the config reloads with it: a removed key's tokens
+// stop validating, new tokens use the new active key.
+func TestConfigRingReload(t *testing.T) {
+	iss := oidctest.New(t.TempDir())
+	defer iss.Close()
+	k := iss.AddKey("rsa-1", jose.RS256)
+	k1 := "    - {id: one, secret: " + base64.StdEncoding.EncodeToString(bytes.Repeat([]byte{1}, 32)) + "}\n"
+	k2 := "    - {id: two, secret: " + base64.StdEncoding.EncodeToString(bytes.Repeat([]byte{2}, 32)) + "}\n"
+	srv := testserver.Start(t, testserver.Options{NoSync: true, Config: config(iss) + "sts:\n  keys:\n" + k1})
+	_, err := srv.Client(true).CreateBucket(ctx, &s3.CreateBucketInput{Bucket: aws.String("work")})
+	must(t, err)
+	e := &env{srv: srv, iss: iss, rsa: k, sts: stsClient(srv, "", "", "")}
+	ak, sk, tok := e.session(t, 0)
+	c := srv.ClientWithToken(ak, sk, tok, true)
+	_, err = c.PutObject(ctx, &s3.PutObjectInput{Bucket: aws.String("work"), Key: aws.String(homeKey), Body: strings.NewReader("x")})
+	must(t, err)
+	// Rotate: two first (active), one still accepted.
+	must(t, os.WriteFile(srv.ConfigPath, []byte(config(iss)+"sts:\n  keys:\n"+k2+k1), 0o600))
+	must(t, srv.App.Reload())
+	if srv.App.Ring.ActiveID() != "two" {
+		t.Fatalf("active key %s", srv.App.Ring.ActiveID())
+	}
+	_, err = c.GetObject(ctx, &s3.GetObjectInput{Bucket: aws.String("work"), Key: aws.String(homeKey)})
+	must(t, err)
+	ak2, sk2, tok2 := e.session(t, 0)
+	// Retire one: its tokens stop validating at once.
+	must(t, os.WriteFile(srv.ConfigPath, []byte(config(iss)+"sts:\n  keys:\n"+k2), 0o600))
+	must(t, srv.App.Reload())
+	_, err = c.GetObject(ctx, &s3.GetObjectInput{Bucket: aws.String("work"), Key: aws.String(homeKey)})
+	wantErr(t, err, "InvalidToken", 400)
+	_, err = srv.ClientWithToken(ak2, sk2, tok2, true).GetObject(ctx, &s3.GetObjectInput{Bucket: aws.String("work"), Key: aws.String(homeKey)})
+	must(t, err)
 }
