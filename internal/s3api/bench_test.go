@@ -167,3 +167,20 @@ func BenchmarkRead4KiB(b *testing.B) {
 		b.Run(m+"/session", func(b *testing.B) { benchRead(b, m, true) })
 	}
 }
+
+// BenchmarkGetObject4KiBAccessLog is GetObject with the access log on
+// (JSON, to a discarding writer): the cost of one log line per request.
+func BenchmarkGetObject4KiBAccessLog(b *testing.B) {
+	s := testserver.Start(b, testserver.Options{NoSync: true, Config: benchConfig, Log: io.Discard})
+	newBucketB(b, s)
+	put := signedRequest(b, "PUT", s.URL+"/bench/obj", bytes.Repeat([]byte("x"), 4096))
+	s.App.Handler.ServeHTTP(&discardWriter{h: http.Header{}}, put)
+	req := signedRequest(b, "GET", s.URL+"/bench/obj", nil)
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		w := &discardWriter{h: http.Header{}}
+		s.App.Handler.ServeHTTP(w, req)
+		w.ok(b)
+	}
+}
