@@ -13,6 +13,7 @@ import (
 	"github.com/cairn-io/cairn/internal/identity"
 	"github.com/cairn-io/cairn/internal/policy"
 	"github.com/cairn-io/cairn/internal/s3err"
+	"github.com/cairn-io/cairn/internal/sts"
 )
 
 const ns = "https://iam.amazonaws.com/doc/2010-05-08/"
@@ -102,32 +103,7 @@ func (h *Handler) Serve(w http.ResponseWriter, params url.Values, caller *identi
 func WriteError(w http.ResponseWriter, e *s3err.Error, requestID string) { writeError(w, e, requestID) }
 
 func writeError(w http.ResponseWriter, e *s3err.Error, requestID string) {
-	var doc struct {
-		XMLName xml.Name `xml:"ErrorResponse"`
-		NS      string   `xml:"xmlns,attr"`
-		Error   struct {
-			Type    string `xml:"Type"`
-			Code    string `xml:"Code"`
-			Message string `xml:"Message"`
-		} `xml:"Error"`
-		RequestID string `xml:"RequestId"`
-	}
-	doc.NS, doc.RequestID = ns, requestID
-	doc.Error.Type = "Sender"
-	if e.Status >= 500 {
-		doc.Error.Type = "Receiver"
-	}
-	doc.Error.Code, doc.Error.Message = e.Code, e.Message
-	write(w, e.Status, &doc)
-}
-
-func write(w http.ResponseWriter, status int, v any) {
-	b, _ := xml.Marshal(v)
-	w.Header().Set("Content-Type", "text/xml")
-	w.Header().Set("Content-Length", strconv.Itoa(len(xml.Header)+len(b)))
-	w.WriteHeader(status)
-	w.Write([]byte(xml.Header))
-	w.Write(b)
+	sts.WriteQueryError(w, ns, e, requestID)
 }
 
 // respond writes <ActionResponse><ActionResult>inner</ActionResult>...

@@ -98,18 +98,25 @@ func dropSegments(tx *bolt.Tx, old []byte, dead []string) ([]string, error) {
 func (s *Local) HeadObject(_ context.Context, bucket, key string) (ObjectInfo, error) {
 	var info ObjectInfo
 	err := s.db.View(func(tx *bolt.Tx) error {
-		objs, err := objects(tx, bucket)
-		if err != nil {
-			return err
-		}
-		v := objs.Get([]byte(key))
-		if v == nil {
-			return ErrNoSuchKey
-		}
-		return decodeObject(v, &info, true)
+		_, err := readRecord(tx, bucket, key, &info)
+		return err
 	})
 	info.Key = key
 	return info, err
+}
+
+// readRecord decodes key's record into info and returns the bucket's
+// object index.
+func readRecord(tx *bolt.Tx, bucket, key string, info *ObjectInfo) (*bolt.Bucket, error) {
+	objs, err := objects(tx, bucket)
+	if err != nil {
+		return nil, err
+	}
+	v := objs.Get([]byte(key))
+	if v == nil {
+		return nil, ErrNoSuchKey
+	}
+	return objs, decodeObject(v, info, true)
 }
 
 // localObject is an open object: its file blobs are opened at once, so a
@@ -137,15 +144,7 @@ func (s *Local) OpenObject(ctx context.Context, bucket, key string) (Object, err
 func (s *Local) openOnce(bucket, key string) (*localObject, error) {
 	o := &localObject{}
 	err := s.db.View(func(tx *bolt.Tx) error {
-		objs, err := objects(tx, bucket)
-		if err != nil {
-			return err
-		}
-		v := objs.Get([]byte(key))
-		if v == nil {
-			return ErrNoSuchKey
-		}
-		if err := decodeObject(v, &o.info, true); err != nil {
+		if _, err := readRecord(tx, bucket, key, &o.info); err != nil {
 			return err
 		}
 		o.files = make([]*os.File, len(o.info.Segments))
@@ -244,16 +243,9 @@ func (s *Local) DeleteObject(_ context.Context, bucket, key string) error {
 func (s *Local) UpdateObject(_ context.Context, bucket, key string, fn func(*ObjectInfo) error) (ObjectInfo, error) {
 	var info ObjectInfo
 	err := s.db.Update(func(tx *bolt.Tx) error {
-		objs, err := objects(tx, bucket)
-		if err != nil {
-			return err
-		}
-		v := objs.Get([]byte(key))
-		if v == nil {
-			return ErrNoSuchKey
-		}
 		info = ObjectInfo{}
-		if err := decodeObject(v, &info, true); err != nil {
+		objs, err := readRecord(tx, bucket, key, &info)
+		if err != nil {
 			return err
 		}
 		segs := info.Segments

@@ -88,8 +88,12 @@ type errorResponse struct {
 const stsNS = "https://sts.amazonaws.com/doc/2011-06-15/"
 
 func writeError(w http.ResponseWriter, e *s3err.Error, requestID string) {
+	writeErrorNS(w, stsNS, e, requestID)
+}
+
+func writeErrorNS(w http.ResponseWriter, ns string, e *s3err.Error, requestID string) {
 	var doc errorResponse
-	doc.NS = stsNS
+	doc.NS = ns
 	doc.Error.Type = "Sender"
 	if e.Status >= 500 {
 		doc.Error.Type = "Receiver"

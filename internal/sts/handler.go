@@ -73,9 +73,10 @@ func ReadParams(r *http.Request) (url.Values, error) { return readParams(r) }
 // FromAuthError turns a SigV4 failure into its query-protocol error.
 func FromAuthError(err error) *s3err.Error { return fromAuthError(err) }
 
-// WriteQueryError writes a query-protocol (STS, IAM) error document.
-func WriteQueryError(w http.ResponseWriter, e *s3err.Error, requestID string) {
-	writeError(w, e, requestID)
+// WriteQueryError writes the error document of a query-protocol service
+// (STS, IAM) whose XML namespace is ns.
+func WriteQueryError(w http.ResponseWriter, ns string, e *s3err.Error, requestID string) {
+	writeErrorNS(w, ns, e, requestID)
 }
 
 func readParams(r *http.Request) (url.Values, error) {
