@@ -2,17 +2,14 @@ package iam_test
 
 import (
 	"context"
-	"errors"
 	"strings"
 	"testing"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/iam"
 	"github.com/aws/aws-sdk-go-v2/service/iam/types"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
-	"github.com/aws/smithy-go"
 
 	"github.com/cairn-io/cairn/internal/testserver"
 )
@@ -33,14 +30,7 @@ func must(t *testing.T, err error) {
 
 func wantErr(t *testing.T, err error, code string, status int) {
 	t.Helper()
-	var ae smithy.APIError
-	if err == nil || !errors.As(err, &ae) || ae.ErrorCode() != code {
-		t.Fatalf("want %s, got %v", code, err)
-	}
-	var re *awshttp.ResponseError
-	if errors.As(err, &re) && re.HTTPStatusCode() != status {
-		t.Fatalf("want status %d, got %d", status, re.HTTPStatusCode())
-	}
+	testserver.WantErr(t, err, code, status)
 }
 
 const doc = `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"s3:*","Resource":"*"}]}`

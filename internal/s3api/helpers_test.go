@@ -7,7 +7,6 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/xml"
-	"errors"
 	"io"
 	"net/http"
 	"strings"
@@ -16,8 +15,6 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	v4 "github.com/aws/aws-sdk-go-v2/aws/signer/v4"
-	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
-	"github.com/aws/smithy-go"
 
 	"github.com/cairn-io/cairn/internal/testserver"
 )
@@ -27,20 +24,7 @@ var ctx = context.Background()
 // wantErr asserts an SDK error's S3 code and HTTP status.
 func wantErr(t *testing.T, err error, code string, status int) {
 	t.Helper()
-	if err == nil {
-		t.Fatalf("want %s (%d), got success", code, status)
-	}
-	var ae smithy.APIError
-	if !errors.As(err, &ae) {
-		t.Fatalf("want %s, got non-API error %v", code, err)
-	}
-	if ae.ErrorCode() != code {
-		t.Fatalf("want code %s, got %s (%v)", code, ae.ErrorCode(), err)
-	}
-	var re *awshttp.ResponseError
-	if errors.As(err, &re) && re.HTTPStatusCode() != status {
-		t.Fatalf("want status %d, got %d (%v)", status, re.HTTPStatusCode(), err)
-	}
+	testserver.WantErr(t, err, code, status)
 }
 
 func must(t testing.TB, err error) {

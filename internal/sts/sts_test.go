@@ -13,7 +13,6 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/aws-sdk-go-v2/service/sts"
@@ -121,17 +120,7 @@ func must(t *testing.T, err error) {
 
 func wantErr(t *testing.T, err error, code string, status int) {
 	t.Helper()
-	var ae smithy.APIError
-	if err == nil || !errors.As(err, &ae) {
-		t.Fatalf("want %s, got %v", code, err)
-	}
-	if ae.ErrorCode() != code {
-		t.Fatalf("want %s, got %s: %v", code, ae.ErrorCode(), err)
-	}
-	var re *awshttp.ResponseError
-	if errors.As(err, &re) && re.HTTPStatusCode() != status {
-		t.Fatalf("want status %d, got %d", status, re.HTTPStatusCode())
-	}
+	testserver.WantErr(t, err, code, status)
 }
 
 func (e *env) assume(t *testing.T, role, token string) (*sts.AssumeRoleWithWebIdentityOutput, error) {

@@ -5,6 +5,7 @@ package testserver
 
 import (
 	"context"
+	"errors"
 	"io"
 	"log/slog"
 	"net"
@@ -16,8 +17,10 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
+	"github.com/aws/smithy-go"
 
 	"github.com/cairn-io/cairn/internal/app"
 )
@@ -165,3 +168,19 @@ func (s *Server) HTTPClient() *http.Client {
 
 // Discard drains and closes a body.
 func Discard(rc io.ReadCloser) { io.Copy(io.Discard, rc); rc.Close() }
+
+// WantErr asserts that err is an AWS API error with code and HTTP status.
+func WantErr(t testing.TB, err error, code string, status int) {
+	t.Helper()
+	var ae smithy.APIError
+	if err == nil || !errors.As(err, &ae) {
+		t.Fatalf("want %s (%d), got %v", code, status, err)
+	}
+	if ae.ErrorCode() != code {
+		t.Fatalf("want code %s, got %s (%v)", code, ae.ErrorCode(), err)
+	}
+	var re *awshttp.ResponseError
+	if errors.As(err, &re) && re.HTTPStatusCode() != status {
+		t.Fatalf("want status %d, got %d (%v)", status, re.HTTPStatusCode(), err)
+	}
+}
