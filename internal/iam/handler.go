@@ -71,6 +71,22 @@ type attachedXML struct {
 	PolicyArn  string `xml:"PolicyArn"`
 }
 
+var knownActions = map[string]bool{}
+
+func init() {
+	for _, a := range strings.Fields(`CreateUser GetUser DeleteUser ListUsers CreateAccessKey DeleteAccessKey ListAccessKeys UpdateAccessKey
+		PutUserPolicy GetUserPolicy DeleteUserPolicy ListUserPolicies CreateRole GetRole DeleteRole ListRoles UpdateAssumeRolePolicy UpdateRole
+		PutRolePolicy GetRolePolicy DeleteRolePolicy ListRolePolicies CreatePolicy GetPolicy GetPolicyVersion DeletePolicy ListPolicies
+		AttachUserPolicy DetachUserPolicy ListAttachedUserPolicies AttachRolePolicy DetachRolePolicy ListAttachedRolePolicies
+		CreateOpenIDConnectProvider GetOpenIDConnectProvider ListOpenIDConnectProviders DeleteOpenIDConnectProvider
+		AddClientIDToOpenIDConnectProvider RemoveClientIDFromOpenIDConnectProvider`) {
+		knownActions[a] = true
+	}
+}
+
+// KnownAction reports whether cairn implements an IAM action.
+func KnownAction(a string) bool { return knownActions[a] }
+
 // Handler serves the IAM query protocol; the S3 server authenticates the
 // caller (SigV4, service iam) before calling Serve.
 type Handler struct {

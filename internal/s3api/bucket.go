@@ -294,11 +294,12 @@ func (s *Server) deleteObjects(w http.ResponseWriter, req *request) error {
 			err = s3err.KeyTooLong
 		case o.VersionID != "" && o.VersionID != "null":
 			err = s3err.New("NoSuchVersion", "The specified version does not exist.")
-		case s.allow(req, "s3:DeleteObject", objectARN(req.bucket, o.Key)) != nil:
-			err = s.allow(req, "s3:DeleteObject", objectARN(req.bucket, o.Key))
-			s.log.Info("DeleteObjects key denied", "request_id", req.id, "key", o.Key, "reason", s3err.As(err).Cause)
 		default:
-			err = s.store.DeleteObject(req.Context(), req.bucket, o.Key)
+			if err = s.allow(req, "s3:DeleteObject", objectARN(req.bucket, o.Key)); err != nil {
+				s.log.Info("DeleteObjects key denied", "request_id", req.id, "key", o.Key, "reason", s3err.As(err).Cause)
+			} else {
+				err = s.store.DeleteObject(req.Context(), req.bucket, o.Key)
+			}
 		}
 		if err != nil {
 			e := s.toS3Error(err, req)

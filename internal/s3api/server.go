@@ -279,11 +279,29 @@ func (s *Server) finish(req *request, rw *statusWriter, body *meteredBody, start
 	}
 }
 
+// opLabel bounds the metric label: STS and IAM action names come from the
+// client, so only known ones become labels (an attacker must not be able
+// to grow the metric set).
 func opLabel(op string) string {
-	if op == "" {
+	switch {
+	case op == "":
 		return "unknown"
+	case strings.HasPrefix(op, "iam:"):
+		if iam.KnownAction(strings.TrimPrefix(op, "iam:")) {
+			return op
+		}
+		return "iam:unknown"
+	case strings.HasPrefix(op, "GET ?") || strings.HasPrefix(op, "PUT ?") || strings.HasPrefix(op, "POST ?") || strings.HasPrefix(op, "DELETE ?") || strings.HasPrefix(op, "HEAD ?"):
+		return "unimplemented" // a known sub-resource cairn does not serve
 	}
-	return op
+	if _, ok := handlers[op]; ok {
+		return op
+	}
+	switch op {
+	case "AssumeRoleWithWebIdentity", "AssumeRole", "GetCallerIdentity", "GetSessionToken":
+		return "sts:" + op
+	}
+	return "unknown"
 }
 
 // authFailureCodes are the errors counted as authentication failures.
