@@ -352,3 +352,15 @@ func TestRecordCodecRoundTrip(t *testing.T) {
 		}
 	}
 }
+
+// A corrupt record is an error, never a panic or a huge allocation.
+func FuzzDecodeObject(f *testing.F) {
+	f.Add(encodeObject(&ObjectInfo{Size: 3, ETag: "e", Segments: []Segment{{Blob: "b", Size: 3, Inline: true}}}))
+	f.Add([]byte{recordV1, 0xff, 0xff, 0xff, 0xff, 0x0f})
+	f.Add([]byte(`{"s":1}`))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		var info ObjectInfo
+		decodeObject(b, &info, true)
+		decodeObject(b, &info, false)
+	})
+}
