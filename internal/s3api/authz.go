@@ -90,7 +90,7 @@ func (s *Server) requestContext(req *request, existingTags bool) policy.Context 
 	}
 	switch req.op {
 	case opListObjects, opListObjectsV2:
-		q := req.URL.Query()
+		q := req.query
 		ctx.Set("s3:prefix", q.Get("prefix"))
 		if d, ok := q["delimiter"]; ok {
 			ctx.Set("s3:delimiter", d[0])

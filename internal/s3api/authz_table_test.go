@@ -65,6 +65,7 @@ func TestOperationActionTable(t *testing.T) {
 				hr.Header.Set(k, v)
 			}
 			req := &request{Request: hr}
+			req.vbucket, req.virtual = s.virtualHostBucket(hr.Host)
 			if err := s.route(req); err != nil {
 				t.Fatalf("%s %s: %v", r.method, r.target, err)
 			}

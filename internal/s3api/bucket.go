@@ -56,7 +56,7 @@ func (s *Server) listBuckets(w http.ResponseWriter, req *request) error {
 	if err != nil {
 		return err
 	}
-	prefix := req.URL.Query().Get("prefix")
+	prefix := req.query.Get("prefix")
 	res := listAllMyBucketsResult{NS: s3NS, Owner: s.owner, Prefix: prefix}
 	for _, b := range buckets {
 		if !strings.HasPrefix(b.Name, prefix) {
@@ -145,7 +145,7 @@ func encodeKey(s string, url bool) string {
 func urlQueryEscape(s string) string { return url.QueryEscape(s) }
 
 func (s *Server) listObjects(w http.ResponseWriter, req *request) error {
-	q := req.URL.Query()
+	q := req.query
 	v2 := req.op == opListObjectsV2
 	maxKeys, err := parseMaxKeys(q, "max-keys")
 	if err != nil {
@@ -214,7 +214,7 @@ func (s *Server) listObjects(w http.ResponseWriter, req *request) error {
 }
 
 func (s *Server) listMultipartUploads(w http.ResponseWriter, req *request) error {
-	q := req.URL.Query()
+	q := req.query
 	maxUploads, err := parseMaxKeys(q, "max-uploads")
 	if err != nil {
 		return err

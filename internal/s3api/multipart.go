@@ -48,7 +48,7 @@ func (s *Server) createMultipartUpload(w http.ResponseWriter, req *request) erro
 }
 
 func partNumber(req *request) (int, error) {
-	v := req.URL.Query().Get("partNumber")
+	v := req.query.Get("partNumber")
 	n, err := strconv.Atoi(v)
 	if err != nil || n < 1 || n > store.MaxPartNumber {
 		return 0, s3err.InvalidArgument.Msg("Part number must be an integer between 1 and 10000, inclusive").
@@ -63,7 +63,7 @@ func (s *Server) uploadPart(w http.ResponseWriter, req *request) error {
 	if err != nil {
 		return err
 	}
-	id := req.URL.Query().Get("uploadId")
+	id := req.query.Get("uploadId")
 	if req.op == opUploadPartCopy {
 		return s.uploadPartCopy(w, req, id, n)
 	}
@@ -144,7 +144,7 @@ func setResultChecksum(res *completeMultipartUploadResult, c *store.Checksum) {
 }
 
 func (s *Server) completeMultipartUpload(w http.ResponseWriter, req *request) error {
-	id := req.URL.Query().Get("uploadId")
+	id := req.query.Get("uploadId")
 	var body completeMultipartUpload
 	if err := readXML(req.Request, &body); err != nil {
 		return err
@@ -273,7 +273,7 @@ func checkCompleteHeaders(h http.Header, u *store.Upload, info *store.ObjectInfo
 }
 
 func (s *Server) abortMultipartUpload(w http.ResponseWriter, req *request) error {
-	if err := s.store.AbortUpload(req.Context(), req.bucket, req.key, req.URL.Query().Get("uploadId")); err != nil {
+	if err := s.store.AbortUpload(req.Context(), req.bucket, req.key, req.query.Get("uploadId")); err != nil {
 		return err
 	}
 	w.WriteHeader(http.StatusNoContent)
@@ -281,7 +281,7 @@ func (s *Server) abortMultipartUpload(w http.ResponseWriter, req *request) error
 }
 
 func (s *Server) listParts(w http.ResponseWriter, req *request) error {
-	q := req.URL.Query()
+	q := req.query
 	id := q.Get("uploadId")
 	maxParts, err := parseMaxKeys(q, "max-parts")
 	if err != nil {

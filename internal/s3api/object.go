@@ -45,7 +45,7 @@ func (s *Server) putObject(w http.ResponseWriter, req *request) error {
 
 // getObject serves GetObject and HeadObject.
 func (s *Server) getObject(w http.ResponseWriter, req *request) error {
-	q := req.URL.Query()
+	q := req.query
 	for k := range q {
 		if strings.HasPrefix(k, "response-") && !validResponseOverride(k) {
 			return s3err.InvalidArgument.Msg("Invalid response header override").With("ArgumentName", k)

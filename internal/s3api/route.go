@@ -61,8 +61,8 @@ func (s *Server) route(req *request) error {
 	if !strings.HasPrefix(path, "/") {
 		return s3err.InvalidURI
 	}
-	if b, ok := s.virtualHostBucket(r.Host); ok {
-		req.bucket = b
+	if req.virtual {
+		req.bucket = req.vbucket
 		req.key = path[1:]
 	} else {
 		rest := path[1:]
@@ -77,6 +77,7 @@ func (s *Server) route(req *request) error {
 		}
 	}
 	q := r.URL.Query()
+	req.query = q
 	for _, sub := range unimplementedSubresources {
 		if _, ok := q[sub]; ok {
 			if sub == "versionId" && (q.Get("versionId") == "null" || q.Get("versionId") == "") {

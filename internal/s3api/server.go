@@ -152,6 +152,11 @@ type request struct {
 	// bodyTags are the tags of a PutObjectTagging body, read at
 	// authorization.
 	bodyTags []store.Tag
+	// query is the parsed query string (parsed once, in route).
+	query url.Values
+	// vbucket is the bucket named by a virtual-hosted Host, if virtual.
+	vbucket string
+	virtual bool
 }
 
 func (s *Server) newRequestID() string {
@@ -174,7 +179,8 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	h["X-Amz-Id-2"] = []string{req.id}
 	h["Server"] = []string{"cairn"}
 	rw := &statusWriter{ResponseWriter: w}
-	_, virtual := s.virtualHostBucket(r.Host)
+	req.vbucket, req.virtual = s.virtualHostBucket(r.Host)
+	virtual := req.virtual
 	if !virtual && strings.HasPrefix(r.URL.Path, adminPrefix) {
 		s.serveAdmin(rw, r)
 		return
@@ -193,12 +199,14 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	defer s.finish(req, rw, body, start)
 	if s.sts != nil && sts.IsRequest(r, virtual) {
-		if params, err := sts.ReadParams(r); err == nil && params.Get("Version") == iam.Version && s.iam != nil {
+		// Read the parameters once: the version says STS or IAM.
+		params, err := sts.ReadParams(r)
+		if err == nil && params.Get("Version") == iam.Version && s.iam != nil {
 			req.op = "iam:" + params.Get("Action")
 			s.serveIAM(rw, req, params)
 			return
 		}
-		req.op, _ = s.sts.Serve(rw, r, req.id)
+		req.op, _ = s.sts.Serve(rw, r, params, err, req.id)
 		return
 	}
 
@@ -441,7 +449,7 @@ func (s *Server) toS3Error(err error, req *request) *s3err.Error {
 	case errors.Is(err, store.ErrBucketNotEmpty):
 		return s3err.BucketNotEmpty.With("BucketName", req.bucket)
 	case errors.Is(err, store.ErrNoSuchUpload):
-		return s3err.NoSuchUpload.With("UploadId", req.URL.Query().Get("uploadId"))
+		return s3err.NoSuchUpload.With("UploadId", req.query.Get("uploadId"))
 	case errors.Is(err, store.ErrInvalidPartOrder):
 		return s3err.InvalidPartOrder
 	case errors.Is(err, store.ErrInvalidPart):

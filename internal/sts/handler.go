@@ -43,12 +43,12 @@ func NewHandler(svc *Service, verifier *sigv4.Verifier, log *slog.Logger) *Handl
 
 const maxFormBody = 128 << 10
 
-// Serve handles one STS request. It returns the error it answered with
-// (nil on success), for the caller's access log.
-func (h *Handler) Serve(w http.ResponseWriter, r *http.Request, requestID string) (action string, err error) {
+// Serve handles one STS request whose parameters the caller read with
+// ReadParams (params and the error it returned). It returns the action and
+// the error it answered with (nil on success), for the caller's log.
+func (h *Handler) Serve(w http.ResponseWriter, r *http.Request, params url.Values, err error, requestID string) (action string, _ error) {
 	// The query protocol's SDKs read the request id from this header.
 	w.Header().Set("X-Amzn-Requestid", requestID)
-	params, err := readParams(r)
 	if err == nil {
 		action = params.Get("Action")
 		err = h.dispatch(w, r, params, requestID)
