@@ -90,8 +90,12 @@ func benchPutHandler(b *testing.B, size int) {
 	}
 }
 
-func benchGetHandler(b *testing.B, size int) {
-	s := testserver.Start(b, testserver.Options{NoSync: true, Config: benchConfig})
+func benchGetHandler(b *testing.B, size int) { benchGet(b, size, nil) }
+
+// benchGet is benchGetHandler on a server whose log goes to logTo (nil:
+// no log, access log off).
+func benchGet(b *testing.B, size int, logTo io.Writer) {
+	s := testserver.Start(b, testserver.Options{NoSync: true, Config: benchConfig, Log: logTo})
 	newBucketB(b, s)
 	body := bytes.Repeat([]byte("x"), size)
 	put := signedRequest(b, "PUT", s.URL+"/bench/obj", body)
@@ -170,17 +174,4 @@ func BenchmarkRead4KiB(b *testing.B) {
 
 // BenchmarkGetObject4KiBAccessLog is GetObject with the access log on
 // (JSON, to a discarding writer): the cost of one log line per request.
-func BenchmarkGetObject4KiBAccessLog(b *testing.B) {
-	s := testserver.Start(b, testserver.Options{NoSync: true, Config: benchConfig, Log: io.Discard})
-	newBucketB(b, s)
-	put := signedRequest(b, "PUT", s.URL+"/bench/obj", bytes.Repeat([]byte("x"), 4096))
-	s.App.Handler.ServeHTTP(&discardWriter{h: http.Header{}}, put)
-	req := signedRequest(b, "GET", s.URL+"/bench/obj", nil)
-	b.ReportAllocs()
-	b.ResetTimer()
-	for i := 0; i < b.N; i++ {
-		w := &discardWriter{h: http.Header{}}
-		s.App.Handler.ServeHTTP(w, req)
-		w.ok(b)
-	}
-}
+func BenchmarkGetObject4KiBAccessLog(b *testing.B) { benchGet(b, 4<<10, io.Discard) }

@@ -305,8 +305,7 @@ func opLabel(op string) string {
 	if _, ok := handlers[op]; ok {
 		return op
 	}
-	switch op {
-	case "AssumeRoleWithWebIdentity", "AssumeRole", "GetCallerIdentity", "GetSessionToken":
+	if sts.KnownAction(op) {
 		return "sts:" + op
 	}
 	return "unknown"

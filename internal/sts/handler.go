@@ -29,6 +29,15 @@ func IsRequest(r *http.Request, virtualBucket bool) bool {
 	return r.Method == http.MethodGet && r.URL.Query().Has("Action")
 }
 
+// KnownAction reports whether cairn implements an STS action.
+func KnownAction(a string) bool {
+	switch a {
+	case "AssumeRoleWithWebIdentity", "AssumeRole", "GetCallerIdentity", "GetSessionToken":
+		return true
+	}
+	return false
+}
+
 // Handler serves the STS query protocol.
 type Handler struct {
 	svc      *Service
@@ -119,9 +128,10 @@ func (h *Handler) dispatch(w http.ResponseWriter, r *http.Request, params url.Va
 		}
 		writeDoc(w, http.StatusOK, &assumeRoleWithWebIdentityResponse{NS: stsNS, Result: webResult(res), Meta: meta{requestID}})
 		return nil
-	case "AssumeRole", "GetCallerIdentity", "GetSessionToken":
 	default:
-		return stsErr("InvalidAction", "Could not find operation "+action+" for version 2011-06-15")
+		if !KnownAction(action) {
+			return stsErr("InvalidAction", "Could not find operation "+action+" for version 2011-06-15")
+		}
 	}
 	res, err := h.verifier.Verify(r, "sts")
 	if err != nil {
