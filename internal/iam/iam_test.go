@@ -21,17 +21,8 @@ func client(s *testserver.Server, ak, sk string) *iam.Client {
 		Credentials: credentials.NewStaticCredentialsProvider(ak, sk, "")})
 }
 
-func must(t *testing.T, err error) {
-	t.Helper()
-	if err != nil {
-		t.Fatal(err)
-	}
-}
-
-func wantErr(t *testing.T, err error, code string, status int) {
-	t.Helper()
-	testserver.WantErr(t, err, code, status)
-}
+// must and wantErr are the shared test assertions, under short names.
+var must, wantErr = testserver.Must, testserver.WantErr
 
 const doc = `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"s3:*","Resource":"*"}]}`
 

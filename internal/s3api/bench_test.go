@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"crypto/sha256"
 	"encoding/hex"
-	"fmt"
 	"io"
 	"net/http"
 	"testing"
@@ -75,8 +74,7 @@ func signedRequest(b *testing.B, method, url string, body []byte) *http.Request 
 // benchHandler runs signed requests straight through the S3 handler:
 // parse, authenticate (SigV4), execute against the real store, respond.
 func benchPutHandler(b *testing.B, size int) {
-	s := testserver.Start(b, testserver.Options{NoSync: true, Config: benchConfig})
-	newBucketB(b, s)
+	s := benchServer(b, nil, 0)
 	body := bytes.Repeat([]byte("x"), size)
 	req := signedRequest(b, "PUT", s.URL+"/bench/obj", body)
 	b.SetBytes(int64(size))
@@ -84,9 +82,7 @@ func benchPutHandler(b *testing.B, size int) {
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
 		req.Body = io.NopCloser(bytes.NewReader(body))
-		w := &discardWriter{h: http.Header{}}
-		s.App.Handler.ServeHTTP(w, req)
-		w.ok(b)
+		serveOK(b, s, req)
 	}
 }
 
@@ -95,26 +91,31 @@ func benchGetHandler(b *testing.B, size int) { benchGet(b, size, nil) }
 // benchGet is benchGetHandler on a server whose log goes to logTo (nil:
 // no log, access log off).
 func benchGet(b *testing.B, size int, logTo io.Writer) {
-	s := testserver.Start(b, testserver.Options{NoSync: true, Config: benchConfig, Log: logTo})
-	newBucketB(b, s)
-	body := bytes.Repeat([]byte("x"), size)
-	put := signedRequest(b, "PUT", s.URL+"/bench/obj", body)
-	s.App.Handler.ServeHTTP(&discardWriter{h: http.Header{}}, put)
+	s := benchServer(b, logTo, size)
 	req := signedRequest(b, "GET", s.URL+"/bench/obj", nil)
 	b.SetBytes(int64(size))
 	b.ReportAllocs()
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
-		w := &discardWriter{h: http.Header{}}
-		s.App.Handler.ServeHTTP(w, req)
-		w.ok(b)
+		serveOK(b, s, req)
 	}
 }
 
-func newBucketB(b *testing.B, s *testserver.Server) {
-	r := signedRequest(b, "PUT", s.URL+"/bench", nil)
+// benchServer starts a server (log to logTo; nil: none) with the bucket
+// "bench" and, if objectSize > 0, the object "bench/obj" of that size.
+func benchServer(b *testing.B, logTo io.Writer, objectSize int) *testserver.Server {
+	s := testserver.Start(b, testserver.Options{NoSync: true, Config: benchConfig, Log: logTo})
+	serveOK(b, s, signedRequest(b, "PUT", s.URL+"/bench", nil))
+	if objectSize > 0 {
+		serveOK(b, s, signedRequest(b, "PUT", s.URL+"/bench/obj", bytes.Repeat([]byte("x"), objectSize)))
+	}
+	return s
+}
+
+// serveOK runs req through the handler and fails unless it answers 200.
+func serveOK(b *testing.B, s *testserver.Server, req *http.Request) {
 	w := &discardWriter{h: http.Header{}}
-	s.App.Handler.ServeHTTP(w, r)
+	s.App.Handler.ServeHTTP(w, req)
 	w.ok(b)
 }
 
@@ -122,8 +123,6 @@ func BenchmarkPutObject4KiB(b *testing.B) { benchPutHandler(b, 4<<10) }
 func BenchmarkPutObject1MiB(b *testing.B) { benchPutHandler(b, 1<<20) }
 func BenchmarkGetObject4KiB(b *testing.B) { benchGetHandler(b, 4<<10) }
 func BenchmarkGetObject1MiB(b *testing.B) { benchGetHandler(b, 1<<20) }
-
-var _ = fmt.Sprint
 
 // sessionCreds gets temporary credentials of the bench user.
 func sessionCreds(b *testing.B, s *testserver.Server) aws.Credentials {
@@ -139,10 +138,7 @@ func sessionCreds(b *testing.B, s *testserver.Server) aws.Credentials {
 // benchRead runs signed GET or HEAD requests of a 4 KiB object through the
 // handler, with static or temporary credentials.
 func benchRead(b *testing.B, method string, session bool) {
-	s := testserver.Start(b, testserver.Options{NoSync: true, Config: benchConfig})
-	newBucketB(b, s)
-	put := signedRequest(b, "PUT", s.URL+"/bench/obj", bytes.Repeat([]byte("x"), 4096))
-	s.App.Handler.ServeHTTP(&discardWriter{h: http.Header{}}, put)
+	s := benchServer(b, nil, 4096)
 	creds := aws.Credentials{AccessKeyID: "AKIABENCH00000000000", SecretAccessKey: "bench-secret-0000000000"}
 	if session {
 		creds = sessionCreds(b, s)
@@ -157,9 +153,7 @@ func benchRead(b *testing.B, method string, session bool) {
 	b.ReportAllocs()
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
-		w := &discardWriter{h: http.Header{}}
-		s.App.Handler.ServeHTTP(w, req)
-		w.ok(b)
+		serveOK(b, s, req)
 	}
 }
 

@@ -21,18 +21,8 @@ import (
 
 var ctx = context.Background()
 
-// wantErr asserts an SDK error's S3 code and HTTP status.
-func wantErr(t *testing.T, err error, code string, status int) {
-	t.Helper()
-	testserver.WantErr(t, err, code, status)
-}
-
-func must(t testing.TB, err error) {
-	t.Helper()
-	if err != nil {
-		t.Fatal(err)
-	}
-}
+// must and wantErr are the shared test assertions, under short names.
+var must, wantErr = testserver.Must, testserver.WantErr
 
 // rawResponse is a response read whole.
 type rawResponse struct {

@@ -15,8 +15,6 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	v4 "github.com/aws/aws-sdk-go-v2/aws/signer/v4"
-
-	"github.com/cairn-io/cairn/internal/testserver"
 )
 
 const put64 = 64 << 20
@@ -53,8 +51,7 @@ func BenchmarkPut64MiB(b *testing.B) {
 	sum := sha256.Sum256(data)
 	crc := crc32.ChecksumIEEE(data)
 	crcB64 := base64.StdEncoding.EncodeToString([]byte{byte(crc >> 24), byte(crc >> 16), byte(crc >> 8), byte(crc)})
-	s := testserver.Start(b, testserver.Options{NoSync: true, Config: benchConfig})
-	newBucketB(b, s)
+	s := benchServer(b, nil, 0)
 	creds := aws.Credentials{AccessKeyID: "AKIABENCH00000000000", SecretAccessKey: "bench-secret-0000000000"}
 	signer := v4.NewSigner(func(o *v4.SignerOptions) { o.DisableURIPathEscaping = true })
 	modes := []struct {
@@ -78,9 +75,7 @@ func BenchmarkPut64MiB(b *testing.B) {
 				r := req.Clone(ctx)
 				r.Body = io.NopCloser(bytes.NewReader(body))
 				r.RequestURI = r.URL.RequestURI()
-				w := &discardWriter{h: http.Header{}}
-				s.App.Handler.ServeHTTP(w, r)
-				w.ok(b)
+				serveOK(b, s, r)
 			}
 		})
 	}
@@ -98,9 +93,7 @@ func BenchmarkPut64MiB(b *testing.B) {
 					b.Fatal(err)
 				}
 				r.RequestURI = r.URL.RequestURI()
-				w := &discardWriter{h: http.Header{}}
-				s.App.Handler.ServeHTTP(w, r)
-				w.ok(b)
+				serveOK(b, s, r)
 			}
 		})
 	}

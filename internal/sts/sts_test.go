@@ -111,17 +111,8 @@ func stsClient(srv *testserver.Server, ak, sk, tok string) *sts.Client {
 	return sts.New(o)
 }
 
-func must(t *testing.T, err error) {
-	t.Helper()
-	if err != nil {
-		t.Fatal(err)
-	}
-}
-
-func wantErr(t *testing.T, err error, code string, status int) {
-	t.Helper()
-	testserver.WantErr(t, err, code, status)
-}
+// must and wantErr are the shared test assertions, under short names.
+var must, wantErr = testserver.Must, testserver.WantErr
 
 func (e *env) assume(t *testing.T, role, token string) (*sts.AssumeRoleWithWebIdentityOutput, error) {
 	return e.sts.AssumeRoleWithWebIdentity(ctx, &sts.AssumeRoleWithWebIdentityInput{

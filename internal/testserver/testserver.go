@@ -169,6 +169,14 @@ func (s *Server) HTTPClient() *http.Client {
 // Discard drains and closes a body.
 func Discard(rc io.ReadCloser) { io.Copy(io.Discard, rc); rc.Close() }
 
+// Must fails the test at once if err is not nil.
+func Must(t testing.TB, err error) {
+	t.Helper()
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
 // WantErr asserts that err is an AWS API error with code and HTTP status.
 func WantErr(t testing.TB, err error, code string, status int) {
 	t.Helper()
